@@ -1,0 +1,3 @@
+from aesel.cli import main
+
+main()

@@ -1,0 +1,126 @@
+"""The composition root: builds the store, bus, hub, services and servers; starts and stops.
+
+Only this module knows which backend is in use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections import Counter
+from collections.abc import Generator
+
+import uvicorn
+
+from aesel.config import Settings
+from aesel.realtime.bus import MemoryBus
+from aesel.realtime.hub import Hub
+from aesel.rest.app import create_app
+from aesel.services.bundle import Services
+from aesel.services.objects import ObjectService
+from aesel.services.properties import PropertyService
+from aesel.services.scenes import SceneService
+from aesel.storage.embedded import SqliteStore
+from aesel.udp.server import UdpEndpoint
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the node owns SIGINT/SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class Node:
+    """One aesel process: HTTP API, UDP events, and the streaming path between them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = SqliteStore(settings.data_dir)
+        self.bus = MemoryBus()
+        self.hub = Hub()
+        self.bus.subscribe(self.hub.deliver)
+        drops: Counter[str] = Counter()  # one count of dropped input, by reason, for every path
+        flush = settings.flush_interval
+        self.services = Services(
+            objects=ObjectService(self.store, self.bus, drops, flush_interval=flush),
+            properties=PropertyService(self.store, self.bus, drops, flush_interval=flush),
+            scenes=SceneService(self.store, self.hub),
+            hub=self.hub,
+            drops=drops,
+        )
+        self.udp: UdpEndpoint | None = None
+        self._udp_transport: asyncio.DatagramTransport | None = None
+        self._http: _Server | None = None
+        self._http_task: asyncio.Task[None] | None = None
+        self.http_port = 0
+        self.udp_port = 0
+
+    async def start(self) -> None:
+        s = self.settings
+        await self.store.open()
+        n = await self.services.scenes.load_registrations()
+        self.services.objects.table.start()
+        self.services.properties.table.start()
+
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.create_datagram_endpoint(
+            lambda: UdpEndpoint(
+                self.services.objects,
+                self.services.properties,
+                self.services.drops,
+                max_size=s.udp_max_size,
+            ),
+            local_addr=(s.host, s.udp_port),
+        )
+        self._udp_transport = transport
+        self.udp = protocol
+        self.udp_port = transport.get_extra_info("sockname")[1]
+        self.hub.attach_udp(transport.sendto)
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((s.host, s.http_port))
+        self.http_port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(self.services, max_body=s.max_body),
+            loop="none",
+            http="httptools",
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+            server_header=False,
+        )
+        self._http = _Server(config)
+        self._http_task = loop.create_task(self._http.serve(sockets=[sock]), name="http")
+        while not self._http.started:
+            if self._http_task.done():
+                self._http_task.result()
+                raise RuntimeError("http server stopped during start-up")
+            await asyncio.sleep(0.01)
+        log.info(
+            "aesel serving http=%s:%d udp=%s:%d data=%s (%d registrations loaded)",
+            s.host, self.http_port, s.host, self.udp_port, s.data_dir, n,
+        )  # fmt: skip
+
+    async def stop(self) -> None:
+        """Stop taking input, then flush streamed state and close the store."""
+        if self._http is not None and self._http_task is not None:
+            self._http.should_exit = True
+            with contextlib.suppress(Exception):
+                await self._http_task
+        if self._udp_transport is not None:
+            self._udp_transport.close()
+        for table in (self.services.objects.table, self.services.properties.table):
+            try:
+                await table.close()
+            except Exception:
+                log.exception("final flush of %s failed", table.name)
+        await self.store.close()
+        log.info("aesel stopped")
+

@@ -1,0 +1,40 @@
+"""Settings: defaults < environment (``AESEL_*``) < command-line flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every option of ``aesel serve``; each has an ``AESEL_<NAME>`` environment variable."""
+
+    host: str = field(default="127.0.0.1", metadata={"help": "address to bind every port to"})
+    http_port: int = field(default=8080, metadata={"help": "HTTP API port (0 = any free port)"})
+    udp_port: int = field(default=8762, metadata={"help": "UDP event port (0 = any free port)"})
+    data_dir: Path = field(
+        default=Path("aesel-data"), metadata={"help": "directory of the embedded store"}
+    )
+    flush_interval: float = field(
+        default=0.1,
+        metadata={
+            "help": "seconds between write-behind flushes of streamed updates; the most "
+            "streamed state a kill -9 can lose"
+        },
+    )
+    max_body: int = field(
+        default=1 << 20, metadata={"help": "largest JSON request body in bytes (413 beyond)"}
+    )
+    udp_max_size: int = field(
+        default=8192, metadata={"help": "largest inbound UDP datagram in bytes (dropped beyond)"}
+    )
+    log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})
+
+    @staticmethod
+    def env_name(name: str) -> str:
+        return "AESEL_" + name.upper()
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]

@@ -1,0 +1,65 @@
+"""The aesel exception tree.
+
+::
+
+    AeselError                 err_code, HTTP status, a message safe to show a peer
+    ├── BadRequest             110  400  input that cannot be parsed or has wrong types
+    │   └── MissingData        122  400  a required field is absent
+    ├── NotFound               102  404
+    ├── Locked                 123  423  the object is locked by another device
+    ├── PayloadTooLarge        110  413
+    └── BackendUnavailable     101  503  the store cannot be reached or written
+
+Services raise these; REST turns them into ``{"err_code", "err_msg"}`` bodies, the UDP
+and WebSocket paths count them as drop reasons. Driver exceptions are translated once, at
+the storage boundary. Messages are lowercase and say what was expected and what came.
+"""
+
+from __future__ import annotations
+
+from aesel.model.codes import ErrCode
+
+
+class AeselError(Exception):
+    err_code: ErrCode = ErrCode.ERROR
+    status: int = 500
+    reason: str = "error"  # short name, used as a metrics label
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(AeselError):
+    err_code = ErrCode.TRANSLATION_ERROR
+    status = 400
+    reason = "bad_request"
+
+
+class MissingData(BadRequest):
+    err_code = ErrCode.INSUFF_DATA
+    reason = "missing_data"
+
+
+class NotFound(AeselError):
+    err_code = ErrCode.NOT_FOUND
+    status = 404
+    reason = "not_found"
+
+
+class Locked(AeselError):
+    err_code = ErrCode.LOCK_EXISTS
+    status = 423
+    reason = "locked"
+
+
+class PayloadTooLarge(AeselError):
+    err_code = ErrCode.TRANSLATION_ERROR
+    status = 413
+    reason = "too_large"
+
+
+class BackendUnavailable(AeselError):
+    err_code = ErrCode.ERROR
+    status = 503
+    reason = "backend_unavailable"

@@ -1,0 +1,86 @@
+"""Message types and error codes of the Aesel wire protocol (reference section 1.2).
+
+These numbers are part of the wire format: clients switch on them. Never renumber.
+"""
+
+from enum import IntEnum
+
+
+class MsgType(IntEnum):
+    """``msg_type`` of object and property messages (CLyman)."""
+
+    OBJ_CRT = 0
+    OBJ_UPD = 1
+    OBJ_GET = 2
+    OBJ_DEL = 3
+    OBJ_QUERY = 4
+    OBJ_LOCK = 5
+    OBJ_UNLOCK = 6
+    OBJ_OVERWRITE = 7
+    PROP_CRT = 8
+    PROP_UPD = 9
+    PROP_GET = 10
+    PROP_DEL = 11
+    PROP_QUERY = 12
+    ASSET_ADD = 13
+    ASSET_DEL = 14
+    OBJ_FRAME_CRT = 15
+    OBJ_FRAME_UPD = 16
+    OBJ_FRAME_GET = 17
+    OBJ_FRAME_DEL = 18
+    OBJ_ACTION_CRT = 19
+    OBJ_ACTION_UPD = 20
+    OBJ_ACTION_GET = 21
+    OBJ_ACTION_DEL = 22
+    PROP_FRAME_CRT = 23
+    PROP_FRAME_UPD = 24
+    PROP_FRAME_GET = 25
+    PROP_FRAME_DEL = 26
+    PROP_ACTION_CRT = 27
+    PROP_ACTION_UPD = 28
+    PROP_ACTION_GET = 29
+    PROP_ACTION_DEL = 30
+
+
+class SceneMsg(IntEnum):
+    """``msg_type`` of scene messages (Crazy Ivan)."""
+
+    CRT = 0
+    UPD = 1
+    GET = 2
+    DEL = 3
+    ENTER = 4
+    LEAVE = 5
+    DEVICE_ALIGN = 6
+    DEVICE_GET = 7
+    CACHE_ADD = 8
+    CACHE_DEL = 9
+    ASSET_ADD = 10
+    ASSET_DEL = 11
+
+
+class ErrCode(IntEnum):
+    """``err_code`` values shared by REST bodies, UDP counters and WebSocket closes."""
+
+    NO_ERROR = 100
+    ERROR = 101
+    NOT_FOUND = 102
+    TRANSLATION_ERROR = 110
+    PROCESSING_ERROR = 120
+    BAD_MSG_TYPE = 121
+    INSUFF_DATA = 122
+    LOCK_EXISTS = 123
+    DEVICE_LOCK = 130
+
+
+#: msg_types accepted as inbound UDP/WebSocket events (reference section 3.1).
+INBOUND_EVENT_TYPES = frozenset(
+    {
+        MsgType.OBJ_UPD,
+        MsgType.PROP_UPD,
+        MsgType.OBJ_FRAME_UPD,
+        MsgType.OBJ_ACTION_UPD,
+        MsgType.PROP_FRAME_UPD,
+        MsgType.PROP_ACTION_UPD,
+    }
+)

@@ -1,0 +1,68 @@
+"""Every failure becomes a 4xx/5xx with an Aesel ``err_code`` and ``err_msg``.
+
+Internal exception text never reaches the client: it is logged, and the client gets a code.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from aesel.errors import AeselError
+from aesel.model.codes import ErrCode
+from aesel.rest.responses import error
+from aesel.udp.codec import validation_message
+
+log = logging.getLogger(__name__)
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
+    parts, code = [], ErrCode.TRANSLATION_ERROR
+    for err in exc.errors()[:5]:
+        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+        where = ".".join(loc) or "body"
+        kind = err.get("type", "")
+        if kind == "json_invalid":
+            parts.append(f"body is not valid JSON: {err.get('ctx', {}).get('error', 'parse error')}")
+            continue
+        if kind == "missing":
+            code = ErrCode.INSUFF_DATA
+            parts.append(f"{where}: required, but missing")
+            continue
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{where}: {msg[:1].lower()}{msg[1:]}")
+    return int(code), "; ".join(parts) or "invalid request"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AeselError)
+    async def aesel_error(request: Request, exc: AeselError) -> Response:
+        if exc.status >= 500:
+            log.error("%s %s: %s", request.method, request.url.path, exc.message)
+            return error(exc.status, int(exc.err_code), exc.reason.replace("_", " "))
+        return error(exc.status, int(exc.err_code), exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        code, message = _validation_message(exc)
+        return error(400, code, message)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        code = ErrCode.NOT_FOUND if exc.status_code == 404 else ErrCode.BAD_MSG_TYPE
+        if exc.status_code >= 500:
+            code = ErrCode.PROCESSING_ERROR
+        detail = exc.detail if isinstance(exc.detail, str) else "error"
+        return error(exc.status_code, int(code), detail.lower())
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> Response:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return error(500, int(ErrCode.PROCESSING_ERROR), "internal error")
+
+
+__all__ = ["install", "validation_message"]

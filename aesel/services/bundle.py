@@ -1,0 +1,20 @@
+"""The services of one node, as handed to the REST, UDP and WebSocket adapters."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from aesel.realtime.hub import Hub
+from aesel.services.objects import ObjectService
+from aesel.services.properties import PropertyService
+from aesel.services.scenes import SceneService
+
+
+@dataclass
+class Services:
+    objects: ObjectService
+    properties: PropertyService
+    scenes: SceneService
+    hub: Hub
+    drops: Counter[str] = field(default_factory=Counter)

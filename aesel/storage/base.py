@@ -1,0 +1,196 @@
+"""Store contracts.
+
+Every backend (the embedded SQLite store now; MongoDB and Neo4j for scale-out) implements
+these Protocols and passes the same contract suite (``tests/integration/test_store_contract``).
+
+Semantics every implementation keeps:
+
+- **Durability.** When an ``async`` write returns, the write survives a crash of the aesel
+  process (``kill -9``). A write that raises did not happen.
+- **Atomicity.** ``put_objects``/``put_properties`` write the whole batch or nothing.
+- **Idempotency.** ``put_*`` are upserts by key: writing the same value twice is harmless, and
+  the write-behind flusher relies on this to retry.
+- **Ordering.** Writes issued by one caller are applied in the order issued.
+- **Errors.** Driver errors are translated to :class:`aesel.errors.BackendUnavailable`.
+- **Limits.** Queries return at most ``limit`` records, exactly that many when enough match
+  (fixing reference 7.12), ordered by key.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from aesel.model.entities import (
+    Device,
+    DeviceTransform,
+    Object3D,
+    Property,
+    Registration,
+    Scene,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectFilter:
+    """Exact-match AND over the given fields (reference section 5).
+
+    ``assets`` with one id means "contains"; with more, the list must match exactly.
+    """
+
+    scene: str | None = None
+    name: str | None = None
+    type: str | None = None
+    subtype: str | None = None
+    owner: str | None = None
+    parent: str | None = None
+    asset_sub_id: str | None = None
+    assets: tuple[str, ...] | None = None
+
+    def matches(self, o: Object3D) -> bool:
+        for field in ("scene", "name", "type", "subtype", "owner", "parent", "asset_sub_id"):
+            want = getattr(self, field)
+            if want is not None and getattr(o, field) != want:
+                return False
+        if self.assets:
+            if len(self.assets) == 1:
+                return self.assets[0] in o.assets
+            return tuple(self.assets) == tuple(o.assets)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyFilter:
+    scene: str | None = None
+    name: str | None = None
+    parent: str | None = None
+    asset_sub_id: str | None = None
+
+    def matches(self, p: Property) -> bool:
+        return all(
+            want is None or getattr(p, field) == want
+            for field, want in (
+                ("scene", self.scene),
+                ("name", self.name),
+                ("parent", self.parent),
+                ("asset_sub_id", self.asset_sub_id),
+            )
+        )
+
+
+EARTH_DIAMETER_M = 12_742_000.0
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres, by the haversine formula Crazy Ivan used."""
+
+    def hav(x: float) -> float:
+        return math.sin(x / 2) ** 2
+
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    h = hav(p2 - p1) + math.cos(p1) * math.cos(p2) * hav(math.radians(lon2 - lon1))
+    return EARTH_DIAMETER_M * math.asin(math.sqrt(min(1.0, max(0.0, h))))
+
+
+@dataclass(frozen=True, slots=True)
+class SceneFilter:
+    """A scene query (reference section 5), with ``distance`` in metres.
+
+    Visibility: a scene matches when it is public, or owned by ``principal``, or when
+    ``see_all`` is set (auth off). ``public`` narrows to public or private scenes.
+    """
+
+    name: str | None = None
+    region: str | None = None
+    tags: tuple[str, ...] = ()
+    latitude: float | None = None
+    longitude: float | None = None
+    distance: float | None = None
+    public: bool | None = None
+    principal: str | None = None
+    see_all: bool = True
+
+    def matches(self, s: Scene) -> bool:
+        if self.name is not None and s.name != self.name:
+            return False
+        if self.region is not None and s.region != self.region:
+            return False
+        if self.public is not None and s.public != self.public:
+            return False
+        if not (s.public or self.see_all or (self.principal and s.user == self.principal)):
+            return False
+        if self.tags and not all(t in s.tags for t in self.tags):
+            return False
+        if self.latitude is not None and self.longitude is not None and (self.distance or 0) > 0:
+            if s.latitude is None or s.longitude is None:
+                return False
+            d = distance_m(self.latitude, self.longitude, s.latitude, s.longitude)
+            if d >= (self.distance or 0):
+                return False
+        return True
+
+
+class ObjectStore(Protocol):
+    async def get_object(self, key: str) -> Object3D | None: ...
+
+    async def put_objects(self, objects: Sequence[Object3D]) -> None:
+        """Upsert the batch atomically; durable on return."""
+
+    async def delete_object(self, key: str) -> bool:
+        """Delete by key; ``False`` when there was none."""
+
+    async def query_objects(self, f: ObjectFilter, limit: int) -> list[Object3D]: ...
+
+
+class PropertyStore(Protocol):
+    async def get_property(self, key: str) -> Property | None: ...
+
+    async def put_properties(self, properties: Sequence[Property]) -> None: ...
+
+    async def delete_property(self, key: str) -> bool: ...
+
+    async def query_properties(self, f: PropertyFilter, limit: int) -> list[Property]: ...
+
+
+class SceneStore(Protocol):
+    """Scenes, devices, registrations and scene links (Crazy Ivan's graph)."""
+
+    async def get_scene(self, key: str) -> Scene | None: ...
+
+    async def put_scene(self, scene: Scene) -> None: ...
+
+    async def delete_scene(self, key: str) -> bool:
+        """Delete the scene with its registrations and links (devices stay)."""
+
+    async def query_scenes(self, f: SceneFilter, start: int, limit: int) -> list[Scene]: ...
+
+    async def get_device(self, key: str) -> Device | None: ...
+
+    async def put_device(self, device: Device) -> None: ...
+
+    async def put_registration(self, reg: Registration) -> None: ...
+
+    async def delete_registration(self, scene: str, device: str) -> bool: ...
+
+    async def registrations(
+        self, *, scene: str | None = None, device: str | None = None
+    ) -> list[Registration]:
+        """Registrations filtered by scene and/or device; all of them with neither."""
+
+    async def put_link(self, a: str, b: str, t: DeviceTransform) -> None:
+        """Store the link ``a -> b``: ``t`` maps scene ``a`` coordinates to scene ``b``'s.
+
+        The reverse link ``b -> a``, if any, is replaced: there is one link per pair.
+        """
+
+    async def links(self) -> list[tuple[str, str, DeviceTransform]]: ...
+
+
+class Store(ObjectStore, PropertyStore, SceneStore, Protocol):
+    """Everything the core server needs from a backend."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
