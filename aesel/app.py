@@ -123,4 +123,3 @@ class Node:
                 log.exception("final flush of %s failed", table.name)
         await self.store.close()
         log.info("aesel stopped")
-

@@ -45,9 +45,7 @@ def loop_errors() -> Iterator[list[dict[str, Any]]]:
 
 @pytest.fixture
 async def node(tmp_path: Path) -> AsyncIterator[Node]:
-    settings = Settings(
-        http_port=0, udp_port=0, data_dir=tmp_path / "data", flush_interval=0.05
-    )
+    settings = Settings(http_port=0, udp_port=0, data_dir=tmp_path / "data", flush_interval=0.05)
     n = Node(settings)
     await n.start()
     loop = asyncio.get_running_loop()
@@ -90,8 +88,8 @@ class Device:
         data = msg if isinstance(msg, bytes) else orjson.dumps(msg)
         self.transport.sendto(data, self.server)
 
-    async def recv(self, timeout: float = 2.0) -> dict[str, Any]:
-        data = await asyncio.wait_for(self.peer.queue.get(), timeout)
+    async def recv(self, within: float = 2.0) -> dict[str, Any]:
+        data = await asyncio.wait_for(self.peer.queue.get(), within)
         doc: dict[str, Any] = orjson.loads(data)
         self.received.append(doc)
         return doc
@@ -120,10 +118,15 @@ async def make_device(node: Node) -> AsyncIterator[Callable[[], Any]]:
         d.transport.close()
 
 
-async def register(http: httpx.AsyncClient, scene: str, device: Device, key: str, **extra: Any) -> dict[str, Any]:
+async def register(
+    http: httpx.AsyncClient, scene: str, device: Device, key: str, **extra: Any
+) -> dict[str, Any]:
     body = {
         "scenes": [
-            {"key": scene, "devices": [{"key": key, "hostname": "127.0.0.1", "port": device.port, **extra}]}
+            {
+                "key": scene,
+                "devices": [{"key": key, "hostname": "127.0.0.1", "port": device.port, **extra}],
+            }
         ]
     }
     r = await http.post(f"/v1/scene/{scene}/register", json=body)
@@ -160,7 +163,11 @@ def start_aesel(data_dir: Path, *args: str, env: dict[str, str] | None = None) -
     cmd = [sys.executable, "-m", "aesel", "serve", "--http-port", "0", "--udp-port", "0",
            "--data-dir", str(data_dir), *args]  # fmt: skip
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -183,7 +190,9 @@ def stop_aesel(p: AeselProcess, sig: int = signal.SIGTERM) -> str:
 def aesel_process(tmp_path: Path) -> Iterator[Callable[..., AeselProcess]]:
     started: list[AeselProcess] = []
 
-    def start(*args: str, data_dir: Path | None = None, env: dict[str, str] | None = None) -> AeselProcess:
+    def start(
+        *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None
+    ) -> AeselProcess:
         p = start_aesel(data_dir or tmp_path / "data", *args, env=env)
         started.append(p)
         return p

@@ -30,7 +30,10 @@ IDENTITY: Matrix = (
 def matmul(a: Matrix, b: Matrix) -> Matrix:
     """``a @ b`` for row-major 4x4 matrices."""
     return tuple(
-        a[r * 4] * b[c] + a[r * 4 + 1] * b[4 + c] + a[r * 4 + 2] * b[8 + c] + a[r * 4 + 3] * b[12 + c]
+        a[r * 4] * b[c]
+        + a[r * 4 + 1] * b[4 + c]
+        + a[r * 4 + 2] * b[8 + c]
+        + a[r * 4 + 3] * b[12 + c]
         for r in range(4)
         for c in range(4)
     )

@@ -94,7 +94,9 @@ def merge_object_actions(
             frames[f.frame] = _object_frame(frames.get(f.frame), f, f.frame)
         out[a.name] = ObjectAction(
             name=a.name,
-            description=a.description if a.description is not None else (old.description if old else ""),
+            description=a.description
+            if a.description is not None
+            else (old.description if old else ""),
             owner=a.owner if a.owner is not None else (old.owner if old else ""),
             keyframes=frames,
         )
@@ -159,7 +161,9 @@ def merge_property_actions(
             frames[f.frame] = _property_frame(frames.get(f.frame), f, f.frame)
         out[a.name] = PropertyAction(
             name=a.name,
-            description=a.description if a.description is not None else (old.description if old else ""),
+            description=a.description
+            if a.description is not None
+            else (old.description if old else ""),
             owner=a.owner if a.owner is not None else (old.owner if old else ""),
             keyframes=frames,
         )

@@ -246,7 +246,7 @@ class SceneIn(WireModel):
     region: OptStr = None
     active: bool | None = None
     public: bool | None = None
-    isPublic: bool | None = None  # noqa: N815 - PyAesel's name for public
+    isPublic: bool | None = None
     private: bool | None = None
     latitude: OptFloat = None
     longitude: OptFloat = None

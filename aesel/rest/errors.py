@@ -27,7 +27,9 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
         where = ".".join(loc) or "body"
         kind = err.get("type", "")
         if kind == "json_invalid":
-            parts.append(f"body is not valid JSON: {err.get('ctx', {}).get('error', 'parse error')}")
+            parts.append(
+                f"body is not valid JSON: {err.get('ctx', {}).get('error', 'parse error')}"
+            )
             continue
         if kind == "missing":
             code = ErrCode.INSUFF_DATA

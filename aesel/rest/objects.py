@@ -17,7 +17,8 @@ from aesel.rest.responses import JSON
 router = APIRouter(prefix="/v1/scene/{scene}/object", tags=["objects"])
 
 Device = Annotated[
-    str | None, Query(description="the device making the change; refused while another holds the lock")
+    str | None,
+    Query(description="the device making the change; refused while another holds the lock"),
 ]
 
 
@@ -46,7 +47,9 @@ async def get_object(scene: str, key: str, svc: Svc) -> JSON:
 
 
 @router.post("/{key}", summary="Update the given fields of an object")
-async def update_object(scene: str, key: str, body: ObjectList, svc: Svc, device: Device = None) -> JSON:
+async def update_object(
+    scene: str, key: str, body: ObjectList, svc: Svc, device: Device = None
+) -> JSON:
     obj = await svc.objects.update(key, _one(body), scene, device)
     return responses.objects(int(MsgType.OBJ_UPD), [obj])
 
@@ -81,7 +84,9 @@ async def remove_object_asset(scene: str, key: str, asset: str, svc: Svc) -> JSO
 
 
 @router.post("/{key}/action", summary="Create (or replace) an action")
-async def create_action(scene: str, key: str, body: ActionBody, svc: Svc, device: Device = None) -> JSON:
+async def create_action(
+    scene: str, key: str, body: ActionBody, svc: Svc, device: Device = None
+) -> JSON:
     obj = await svc.objects.create_action(key, body, device)
     return responses.objects(int(MsgType.OBJ_ACTION_CRT), [obj])
 
@@ -110,7 +115,13 @@ async def create_keyframe(
 
 @router.post("/{key}/action/{name}/keyframe/{frame}", summary="Update a keyframe")
 async def update_keyframe(
-    scene: str, key: str, name: str, frame: int, body: ObjectFrameIn, svc: Svc, device: Device = None
+    scene: str,
+    key: str,
+    name: str,
+    frame: int,
+    body: ObjectFrameIn,
+    svc: Svc,
+    device: Device = None,
 ) -> JSON:
     body = body.model_copy(update={"frame": frame})
     obj = await svc.objects.put_keyframe(key, name, body, create=False, device=device)

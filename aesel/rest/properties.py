@@ -56,7 +56,9 @@ async def create_action(scene: str, key: str, body: PropertyActionBody, svc: Svc
 
 
 @router.post("/{key}/action/{name}", summary="Update a property action")
-async def update_action(scene: str, key: str, name: str, body: PropertyActionBody, svc: Svc) -> JSON:
+async def update_action(
+    scene: str, key: str, name: str, body: PropertyActionBody, svc: Svc
+) -> JSON:
     prop = await svc.properties.update_action(key, name, body)
     return responses.properties(int(MsgType.PROP_ACTION_UPD), [prop])
 

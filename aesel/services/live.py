@@ -146,7 +146,9 @@ class LiveTable(Generic[E]):
             await self._save(list(batch.values()))
         except Exception:
             self.flush_errors += 1
-            log.exception("%s: write-behind flush of %d values failed; will retry", self.name, len(batch))
+            log.exception(
+                "%s: write-behind flush of %d values failed; will retry", self.name, len(batch)
+            )
             for k, v in batch.items():
                 self._dirty.setdefault(k, v)  # a newer value, if any, wins
             raise
@@ -161,7 +163,9 @@ class LiveTable(Generic[E]):
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"flush-{self.name}")
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"flush-{self.name}"
+            )
 
     async def close(self) -> None:
         if self._task is not None:

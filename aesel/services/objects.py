@@ -14,8 +14,8 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 from aesel.errors import AeselError, BadRequest, Locked, MissingData, NotFound
 from aesel.model.codes import MsgType
@@ -30,21 +30,27 @@ from aesel.storage.base import ObjectFilter, ObjectStore
 
 log = logging.getLogger(__name__)
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 def check_lock(owner: str, device: str | None) -> None:
     if owner and device and device != owner:
         raise Locked(f"object is locked by device {owner!r}, not {device!r}")
 
 
-def _applied(fn: Any, *args: Any) -> Any:
+def _applied(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Calls a pure update function, turning ``InvalidUpdate`` into ``BadRequest``."""
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except InvalidUpdate as e:
         raise BadRequest(str(e)) from None
 
 
 class ObjectService:
-    def __init__(self, store: ObjectStore, bus: Bus, drops: Counter[str], *, flush_interval: float) -> None:
+    def __init__(
+        self, store: ObjectStore, bus: Bus, drops: Counter[str], *, flush_interval: float
+    ) -> None:
         self.store = store
         self.bus = bus
         self.drops = drops
@@ -59,7 +65,12 @@ class ObjectService:
     # -- publishing -----------------------------------------------------------------------
 
     def _publish(
-        self, msg_type: MsgType, obj: Object3D, *, actions: Sequence[ObjectAction] = (), t_in: int = 0
+        self,
+        msg_type: MsgType,
+        obj: Object3D,
+        *,
+        actions: Sequence[ObjectAction] = (),
+        t_in: int = 0,
     ) -> None:
         payload: dict[str, Any] = {"msg_type": int(msg_type), **obj.to_json(actions=False)}
         if actions:
@@ -81,9 +92,7 @@ class ObjectService:
     async def create(self, items: Sequence[ObjectIn], url_scene: str) -> list[Object3D]:
         if not items:
             raise MissingData("objects is empty, expected at least one object")
-        objs = [
-            _applied(new_object, inp, new_object_id(), inp.scene or url_scene) for inp in items
-        ]
+        objs = [_applied(new_object, inp, new_object_id(), inp.scene or url_scene) for inp in items]
         await self.table.put(objs)
         for o in objs:
             self._publish(MsgType.OBJ_CRT, o)
@@ -190,7 +199,9 @@ class ObjectService:
         action = obj.actions.get(name)
         if action is None:
             raise NotFound(f"object {key!r} has no action {name!r}")
-        new = obj.model_copy(update={"actions": {n: a for n, a in obj.actions.items() if n != name}})
+        new = obj.model_copy(
+            update={"actions": {n: a for n, a in obj.actions.items() if n != name}}
+        )
         await self.table.put([new])
         self._publish(MsgType.OBJ_ACTION_DEL, new, actions=[action])
         return new
@@ -207,7 +218,9 @@ class ObjectService:
         if not create and frame.frame not in action.keyframes:
             raise NotFound(f"action {name!r} has no keyframe {frame.frame}")
         check_lock(obj.owner, device)
-        new = _applied(update_object, obj, ObjectIn(actions=[ObjectActionIn(name=name, keyframes=[frame])]))
+        new = _applied(
+            update_object, obj, ObjectIn(actions=[ObjectActionIn(name=name, keyframes=[frame])])
+        )
         await self.table.put([new])
         one = new.actions[name].model_copy(
             update={"keyframes": {frame.frame: new.actions[name].keyframes[frame.frame]}}
@@ -216,7 +229,9 @@ class ObjectService:
         self._publish(msg, new, actions=[one])
         return new
 
-    async def delete_keyframe(self, key: str, name: str, frame: int, device: str | None) -> Object3D:
+    async def delete_keyframe(
+        self, key: str, name: str, frame: int, device: str | None
+    ) -> Object3D:
         obj = await self.get(key)
         action = obj.actions.get(name)
         if action is None or frame not in action.keyframes:
@@ -248,9 +263,13 @@ class ObjectService:
         elif self.table.is_deleted(inp.key):
             raise NotFound(f"no object with key {inp.key!r}")
         else:
-            asyncio.get_running_loop().create_task(self._stream_after_load(inp, msg_type, device, t_in))
+            asyncio.get_running_loop().create_task(
+                self._stream_after_load(inp, msg_type, device, t_in)
+            )
 
-    async def _stream_after_load(self, inp: ObjectIn, msg_type: int, device: str | None, t_in: int) -> None:
+    async def _stream_after_load(
+        self, inp: ObjectIn, msg_type: int, device: str | None, t_in: int
+    ) -> None:
         assert inp.key is not None
         try:
             obj = await self.table.get(inp.key)
@@ -262,7 +281,9 @@ class ObjectService:
             self.drops[e.reason] += 1
             log.debug("dropped streamed object update: %s", e.message)
 
-    def _apply_stream(self, obj: Object3D, inp: ObjectIn, msg_type: int, device: str | None, t_in: int) -> None:
+    def _apply_stream(
+        self, obj: Object3D, inp: ObjectIn, msg_type: int, device: str | None, t_in: int
+    ) -> None:
         check_lock(obj.owner, device)
         new = _applied(update_object, obj, inp)
         self.table.put_streamed(new)

@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 
 
 class PropertyService:
-    def __init__(self, store: PropertyStore, bus: Bus, drops: Counter[str], *, flush_interval: float) -> None:
+    def __init__(
+        self, store: PropertyStore, bus: Bus, drops: Counter[str], *, flush_interval: float
+    ) -> None:
         self.store = store
         self.bus = bus
         self.drops = drops
@@ -41,7 +43,12 @@ class PropertyService:
         )
 
     def _publish(
-        self, msg_type: MsgType, prop: Property, *, actions: Sequence[PropertyAction] = (), t_in: int = 0
+        self,
+        msg_type: MsgType,
+        prop: Property,
+        *,
+        actions: Sequence[PropertyAction] = (),
+        t_in: int = 0,
     ) -> None:
         payload: dict[str, Any] = {"msg_type": int(msg_type), **prop.to_json(actions=False)}
         if actions:
@@ -85,7 +92,9 @@ class PropertyService:
         self._publish(MsgType.PROP_DEL, prop)
         return prop
 
-    async def query(self, items: Sequence[PropertyIn], url_scene: str, limit: int) -> list[Property]:
+    async def query(
+        self, items: Sequence[PropertyIn], url_scene: str, limit: int
+    ) -> list[Property]:
         await self.table.flush()
         out: dict[str, Property] = {}
         for inp in items or [PropertyIn()]:
@@ -101,7 +110,9 @@ class PropertyService:
 
     # -- actions and keyframes ------------------------------------------------------------
 
-    async def _change_actions(self, key: str, action: PropertyActionIn, msg_type: MsgType) -> Property:
+    async def _change_actions(
+        self, key: str, action: PropertyActionIn, msg_type: MsgType
+    ) -> Property:
         prop = await self.get(key)
         new = _applied(update_property, prop, PropertyIn(actions=[action]))
         await self.table.put([new])
@@ -118,19 +129,25 @@ class PropertyService:
         prop = await self.get(key)
         if name not in prop.actions:
             raise NotFound(f"property {key!r} has no action {name!r}")
-        return await self._change_actions(key, action.model_copy(update={"name": name}), MsgType.PROP_ACTION_UPD)
+        return await self._change_actions(
+            key, action.model_copy(update={"name": name}), MsgType.PROP_ACTION_UPD
+        )
 
     async def delete_action(self, key: str, name: str) -> Property:
         prop = await self.get(key)
         action = prop.actions.get(name)
         if action is None:
             raise NotFound(f"property {key!r} has no action {name!r}")
-        new = prop.model_copy(update={"actions": {n: a for n, a in prop.actions.items() if n != name}})
+        new = prop.model_copy(
+            update={"actions": {n: a for n, a in prop.actions.items() if n != name}}
+        )
         await self.table.put([new])
         self._publish(MsgType.PROP_ACTION_DEL, new, actions=[action])
         return new
 
-    async def put_keyframe(self, key: str, name: str, frame: PropertyFrameIn, *, create: bool) -> Property:
+    async def put_keyframe(
+        self, key: str, name: str, frame: PropertyFrameIn, *, create: bool
+    ) -> Property:
         prop = await self.get(key)
         action = prop.actions.get(name)
         if action is None:
@@ -140,13 +157,17 @@ class PropertyService:
         if not create and frame.frame not in action.keyframes:
             raise NotFound(f"action {name!r} has no keyframe {frame.frame}")
         new = _applied(
-            update_property, prop, PropertyIn(actions=[PropertyActionIn(name=name, keyframes=[frame])])
+            update_property,
+            prop,
+            PropertyIn(actions=[PropertyActionIn(name=name, keyframes=[frame])]),
         )
         await self.table.put([new])
         one = new.actions[name].model_copy(
             update={"keyframes": {frame.frame: new.actions[name].keyframes[frame.frame]}}
         )
-        self._publish(MsgType.PROP_FRAME_CRT if create else MsgType.PROP_FRAME_UPD, new, actions=[one])
+        self._publish(
+            MsgType.PROP_FRAME_CRT if create else MsgType.PROP_FRAME_UPD, new, actions=[one]
+        )
         return new
 
     async def delete_keyframe(self, key: str, name: str, frame: int) -> Property:
@@ -155,7 +176,9 @@ class PropertyService:
         if action is None or frame not in action.keyframes:
             raise NotFound(f"property {key!r} has no keyframe {frame} in action {name!r}")
         gone = action.model_copy(update={"keyframes": {frame: action.keyframes[frame]}})
-        kept = action.model_copy(update={"keyframes": {f: k for f, k in action.keyframes.items() if f != frame}})
+        kept = action.model_copy(
+            update={"keyframes": {f: k for f, k in action.keyframes.items() if f != frame}}
+        )
         new = prop.model_copy(update={"actions": {**prop.actions, name: kept}})
         await self.table.put([new])
         self._publish(MsgType.PROP_FRAME_DEL, new, actions=[gone])

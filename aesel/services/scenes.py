@@ -49,7 +49,9 @@ def _transform_in(t: DeviceTransformIn | None) -> DeviceTransform | None:
     return DeviceTransform(translation=(tr[0], tr[1], tr[2]), rotation=(rot[0], rot[1], rot[2]))
 
 
-def _edit_list(old: tuple[str, ...], new: list[str] | None, operation: int | None) -> tuple[str, ...] | None:
+def _edit_list(
+    old: tuple[str, ...], new: list[str] | None, operation: int | None
+) -> tuple[str, ...] | None:
     if new is None:
         return None
     if operation == APPEND:
@@ -228,7 +230,9 @@ class SceneService:
                     m_sd = tf.matmul(other.transform.matrix(), tf.inverse(m_os))
                     derived, origin = DeviceTransform.from_matrix(m_sd), other.scene
                     break
-            reg = Registration(scene=key, device=device.key, transform=derived or given or DeviceTransform())
+            reg = Registration(
+                scene=key, device=device.key, transform=derived or given or DeviceTransform()
+            )
             if derived is None and given is not None:
                 await self._link_from_others(key, device.key, given.matrix())
             await self.store.put_registration(reg)

@@ -71,4 +71,6 @@ def decode_event(data: bytes, max_size: int) -> InboundEvent:
             return InboundEvent(msg_type, PropertyIn.model_validate(doc))
     except ValidationError as e:
         raise Invalid(validation_message(e)) from None
-    raise UnknownType(f"msg_type {msg_type} is not an inbound event, expected 1, 9, 16, 20, 24 or 28")
+    raise UnknownType(
+        f"msg_type {msg_type} is not an inbound event, expected 1, 9, 16, 20, 24 or 28"
+    )

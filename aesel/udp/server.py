@@ -9,8 +9,8 @@ from collections import Counter
 from typing import cast
 
 from aesel.errors import AeselError
-from aesel.model.wire import ObjectIn, PropertyIn
 from aesel.logutil import LogLimiter
+from aesel.model.wire import ObjectIn, PropertyIn
 from aesel.services.objects import ObjectService
 from aesel.services.properties import PropertyService
 from aesel.udp.codec import decode_event
@@ -57,7 +57,9 @@ class UdpEndpoint(asyncio.DatagramProtocol):
                 self.properties.stream(body, event.msg_type, t_in)
         except AeselError as e:
             self.drops[e.reason] += 1
-            self._limited.warning("udp: dropped datagram from %s:%d: %s", addr[0], addr[1], e.message)
+            self._limited.warning(
+                "udp: dropped datagram from %s:%d: %s", addr[0], addr[1], e.message
+            )
         except Exception:
             self.drops["internal"] += 1
             log.exception("udp: error handling datagram from %s:%d", addr[0], addr[1])

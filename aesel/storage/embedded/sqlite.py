@@ -137,7 +137,7 @@ class SqliteStore:
         return await self._delete("DELETE FROM objects WHERE key=?", key)
 
     async def query_objects(self, f: ObjectFilter, limit: int) -> list[Object3D]:
-        sql, args = "SELECT doc FROM objects WHERE 1=1", []
+        sql, args = "SELECT doc FROM objects WHERE 1=1", list[str]()
         if f.scene is not None:
             sql, args = sql + " AND scene=?", [*args, f.scene]
         if f.name is not None:
@@ -159,7 +159,7 @@ class SqliteStore:
         return await self._delete("DELETE FROM properties WHERE key=?", key)
 
     async def query_properties(self, f: PropertyFilter, limit: int) -> list[Property]:
-        sql, args = "SELECT doc FROM properties WHERE 1=1", []
+        sql, args = "SELECT doc FROM properties WHERE 1=1", list[str]()
         if f.scene is not None:
             sql, args = sql + " AND scene=?", [*args, f.scene]
         if f.name is not None:
@@ -216,7 +216,7 @@ class SqliteStore:
     async def registrations(
         self, *, scene: str | None = None, device: str | None = None
     ) -> list[Registration]:
-        sql, args = "SELECT doc FROM registrations WHERE 1=1", []
+        sql, args = "SELECT doc FROM registrations WHERE 1=1", list[str]()
         if scene is not None:
             sql, args = sql + " AND scene=?", [*args, scene]
         if device is not None:
