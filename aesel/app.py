@@ -78,6 +78,7 @@ class Node:
             ),
             local_addr=(s.host, s.udp_port),
         )
+        _grow_buffers(transport.get_extra_info("socket"), s.udp_buffer)
         self._udp_transport = transport
         self.udp = protocol
         self.udp_port = transport.get_extra_info("sockname")[1]
@@ -123,3 +124,20 @@ class Node:
                 log.exception("final flush of %s failed", table.name)
         await self.store.close()
         log.info("aesel stopped")
+
+
+def _grow_buffers(sock: socket.socket | None, size: int) -> None:
+    """Ask for large socket buffers so a burst of datagrams is queued, not dropped.
+
+    The kernel caps the request at ``net.core.rmem_max``/``wmem_max``; what it granted is logged.
+    """
+    if sock is None:
+        return
+    for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, opt, size)
+    log.debug(
+        "udp buffers: rcv=%d snd=%d",
+        sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF),
+        sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF),
+    )

@@ -29,6 +29,10 @@ class Settings:
     udp_max_size: int = field(
         default=8192, metadata={"help": "largest inbound UDP datagram in bytes (dropped beyond)"}
     )
+    udp_buffer: int = field(
+        default=4 << 20,
+        metadata={"help": "UDP socket send/receive buffer in bytes (capped by the kernel)"},
+    )
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})
 
     @staticmethod

@@ -27,9 +27,8 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
         where = ".".join(loc) or "body"
         kind = err.get("type", "")
         if kind == "json_invalid":
-            parts.append(
-                f"body is not valid JSON: {err.get('ctx', {}).get('error', 'parse error')}"
-            )
+            detail = str(err.get("ctx", {}).get("error", "parse error")).lower()
+            parts.append(f"body is not valid json: {detail}")
             continue
         if kind == "missing":
             code = ErrCode.INSUFF_DATA
