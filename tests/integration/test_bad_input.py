@@ -103,8 +103,9 @@ async def test_udp_garbage_is_counted_and_dropped(
         sent += 1
         if i % 20 == 0:
             await asyncio.sleep(0)  # the test shares the server's loop: let it read
-    for bad in (b"[]", b'{"msg_type": 2}', b'{"msg_type": 1, "key": "' + key.encode() + b'", "transform": [1]}',
-                b'{"msg_type": 1, "key": "000000000000000000000000"}', os.urandom(9000)):  # fmt: skip
+    short_transform = b'{"msg_type": 1, "key": "' + key.encode() + b'", "transform": [1]}'
+    unknown_key = b'{"msg_type": 1, "key": "000000000000000000000000"}'
+    for bad in (b"[]", b'{"msg_type": 2}', short_transform, unknown_key, os.urandom(9000)):
         dev.send(bad)
         sent += 1
     dev.send({"msg_type": 1, "key": key, "scene": "s", "transform": [2.0] * 16})

@@ -68,8 +68,10 @@ def test_scene_public_spellings() -> None:
 def test_pyaesel_registration_body() -> None:
     body = {
         "num_records": 2, "start_record": 0, "error_code": None, "error_message": None,
-        "event_destination_port": None, "event_destination_key": None, "event_destination_salt": None,
-        "scenes": [{"key": "123", "name": None, "region": None, "latitude": None, "longitude": None,
+        "event_destination_port": None, "event_destination_key": None,
+        "event_destination_salt": None,
+        "scenes": [{"key": "123", "name": None, "region": None, "latitude": None,
+                    "longitude": None,
                     "distance": None, "tags": [], "isPublic": None, "user": None, "public": None,
                     "devices": [{"key": "d", "hostname": "localhost", "port": 8080,
                                  "connection_string": "http://localhost:8080", "transform": None}]}],
