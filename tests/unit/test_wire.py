@@ -74,7 +74,8 @@ def test_pyaesel_registration_body() -> None:
                     "longitude": None,
                     "distance": None, "tags": [], "isPublic": None, "user": None, "public": None,
                     "devices": [{"key": "d", "hostname": "localhost", "port": 8080,
-                                 "connection_string": "http://localhost:8080", "transform": None}]}],
+                                 "connection_string": "http://localhost:8080",
+                                 "transform": None}]}],
     }  # fmt: skip
     scene = SceneList.model_validate(body).scenes[0]
     assert scene.devices is not None and scene.devices[0].hostname == "localhost"
