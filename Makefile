@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# the real PyAesel client, for compatibility tests; kept apart: its package is also `aesel`
+PYAESEL := .cache/pyaesel/.installed
 
 .PHONY: run test lint typecheck unit integration bench clean
 
@@ -11,6 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
+
+$(PYAESEL):
+	$(PYTHON) -m pip install -q --target .cache/pyaesel python-aesel-client==0.8 requests cryptography
+	touch $(PYAESEL)
 
 run: $(STAMP)
 	$(BIN)/aesel serve
@@ -25,10 +31,10 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP) $(PYAESEL)
 	$(BIN)/pytest -q tests/integration
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) $(PYAESEL) lint typecheck
 	$(BIN)/pytest -q
 
 clean:

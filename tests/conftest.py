@@ -204,8 +204,10 @@ def aesel_process(tmp_path: Path) -> Iterator[Callable[..., AeselProcess]]:
             p.proc.communicate(timeout=10)
 
 
-def free_udp_socket() -> socket.socket:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    s.settimeout(3)
-    return s
+@pytest.fixture
+def device_socket() -> Iterator[socket.socket]:
+    """A blocking UDP socket on a free port, standing in for a device (3 s receive timeout)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(3)
+        yield s
