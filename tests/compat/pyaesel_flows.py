@@ -3,7 +3,8 @@
 Runs in a separate interpreter (``python -S`` with only the PyAesel install on the path),
 because PyAesel's package is also named ``aesel``. Usage: ``pyaesel_flows.py URL UDP_PORT``.
 The flows follow PyAesel's ``test/test_transaction.py`` and ``test/test_event.py``, with
-``time.sleep(1)`` replaced by polling, minus the steps where PyAesel itself is broken (noted). Prints ``pyaesel flows ok`` on success.
+``time.sleep(1)`` replaced by polling, minus the steps where PyAesel itself is broken (noted).
+Prints ``pyaesel flows ok`` on success.
 """
 
 from __future__ import annotations
