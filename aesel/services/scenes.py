@@ -133,6 +133,7 @@ class SceneService:
 
     async def query(self, inp: SceneIn, start: int, limit: int, viewer: Viewer) -> list[Scene]:
         f = SceneFilter(
+            key=inp.key or None,
             name=inp.name or None,
             region=inp.region or None,
             tags=tuple(inp.tags or ()),

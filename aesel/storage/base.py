@@ -98,10 +98,13 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 class SceneFilter:
     """A scene query (reference section 5), with ``distance`` in metres.
 
+    ``key`` is an aesel addition: the Blender client sends it to find one scene.
+
     Visibility: a scene matches when it is public, or owned by ``principal``, or when
     ``see_all`` is set (auth off). ``public`` narrows to public or private scenes.
     """
 
+    key: str | None = None
     name: str | None = None
     region: str | None = None
     tags: tuple[str, ...] = ()
@@ -113,6 +116,8 @@ class SceneFilter:
     see_all: bool = True
 
     def matches(self, s: Scene) -> bool:
+        if self.key is not None and s.key != self.key:
+            return False
         if self.name is not None and s.name != self.name:
             return False
         if self.region is not None and s.region != self.region:

@@ -22,7 +22,9 @@ def imports(path: Path) -> set[str]:
     return out
 
 
-PURE = sorted([*(PKG / "model").glob("*.py"), PKG / "udp" / "codec.py", PKG / "storage" / "base.py"])
+PURE = sorted(
+    [*(PKG / "model").glob("*.py"), PKG / "udp" / "codec.py", PKG / "storage" / "base.py"]
+)
 
 
 @pytest.mark.parametrize("path", PURE, ids=lambda p: str(p.relative_to(PKG)))
