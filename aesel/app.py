@@ -17,12 +17,18 @@ import uvicorn
 from aesel.config import Settings
 from aesel.realtime.bus import MemoryBus
 from aesel.realtime.hub import Hub
+from aesel.rest import catalog as catalog_api
 from aesel.rest.app import create_app
+from aesel.services.assets import AssetService, CollectionService
 from aesel.services.bundle import Services
+from aesel.services.catalog import Catalog
 from aesel.services.objects import ObjectService
+from aesel.services.projects import ProjectService
 from aesel.services.properties import PropertyService
 from aesel.services.scenes import SceneService
+from aesel.services.users import UserService
 from aesel.storage.embedded import SqliteStore
+from aesel.storage.embedded.catalog import FileBlobs, SqliteCatalog
 from aesel.udp.server import UdpEndpoint
 
 log = logging.getLogger(__name__)
@@ -54,6 +60,15 @@ class Node:
             hub=self.hub,
             drops=drops,
         )
+        self.catalog_store = SqliteCatalog(settings.data_dir)
+        self.blobs = FileBlobs(settings.data_dir)
+        self.catalog = Catalog(
+            assets=AssetService(self.catalog_store, self.blobs, max_size=settings.max_asset_size),
+            collections=CollectionService(self.catalog_store),
+            projects=ProjectService(self.catalog_store),
+            users=UserService(self.catalog_store, secret=settings.jwt_secret),
+            auth=settings.auth,
+        )
         self.udp: UdpEndpoint | None = None
         self._udp_transport: asyncio.DatagramTransport | None = None
         self._http: _Server | None = None
@@ -65,6 +80,10 @@ class Node:
         s = self.settings
         await self.store.open()
         n = await self.services.scenes.load_registrations()
+        await self.catalog_store.open()
+        await self.blobs.open()
+        if s.auth:
+            await self.catalog.users.seed_admin(s.admin_user, s.admin_password)
         self.services.objects.table.start()
         self.services.properties.table.start()
 
@@ -88,8 +107,10 @@ class Node:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((s.host, s.http_port))
         self.http_port = sock.getsockname()[1]
+        app = create_app(self.services, max_body=s.max_body)
+        catalog_api.install(app, self.catalog)
         config = uvicorn.Config(
-            create_app(self.services, max_body=s.max_body),
+            app,
             loop="none",
             http="httptools",
             lifespan="off",
@@ -123,6 +144,7 @@ class Node:
             except Exception:
                 log.exception("final flush of %s failed", table.name)
         await self.store.close()
+        await self.catalog_store.close()
         log.info("aesel stopped")
 
 

@@ -35,6 +35,16 @@ def _parser() -> argparse.ArgumentParser:
         env = Settings.env_name(f.name)
         default: Any = getattr(defaults, f.name)
         kind: Any = type(default) if not isinstance(default, Path) else Path
+        if isinstance(default, bool):
+            if env in os.environ:
+                default = os.environ[env].strip().lower() in ("1", "true", "yes", "on")
+            serve.add_argument(
+                "--" + f.name.replace("_", "-"),
+                action=argparse.BooleanOptionalAction,
+                default=default,
+                help=f"{f.metadata['help']} [env {env}]",
+            )
+            continue
         if env in os.environ:
             try:
                 default = kind(os.environ[env])

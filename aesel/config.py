@@ -34,6 +34,27 @@ class Settings:
         metadata={"help": "UDP socket send/receive buffer in bytes (capped by the kernel)"},
     )
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})
+    max_asset_size: int = field(
+        default=128 << 20, metadata={"help": "largest asset upload in bytes (413 beyond)"}
+    )
+    auth: bool = field(
+        default=False,
+        metadata={"help": "require a JWT (POST /login) on every /v1 and /users route"},
+    )
+    jwt_secret: str = field(
+        default="",
+        metadata={
+            "help": "HS512 secret for login tokens; empty = random at start (tokens then "
+            "do not survive a restart)"
+        },
+    )
+    admin_user: str = field(
+        default="admin", metadata={"help": "initial admin seeded when --auth is on"}
+    )
+    admin_password: str = field(
+        default="",
+        metadata={"help": "initial admin's password; empty = random, logged once at start"},
+    )
 
     @staticmethod
     def env_name(name: str) -> str:

@@ -8,7 +8,11 @@
     ├── NotFound               102  404
     ├── Locked                 123  423  the object is locked by another device
     ├── PayloadTooLarge        110  413
-    └── BackendUnavailable     101  503  the store cannot be reached or written
+    ├── BackendUnavailable     101  503  the store cannot be reached or written
+    ├── Conflict               101  409  a username or email already taken
+    ├── Unauthorized           101  401  no token, or a bad, expired or forged one
+    ├── Forbidden              101  403  a valid token without the right to do this
+    └── NothingMatched         102  416  Spring's "nothing found / nothing modified"
 
 Services raise these; REST turns them into ``{"err_code", "err_msg"}`` bodies, the UDP
 and WebSocket paths count them as drop reasons. Driver exceptions are translated once, at
@@ -63,3 +67,29 @@ class BackendUnavailable(AeselError):
     err_code = ErrCode.ERROR
     status = 503
     reason = "backend_unavailable"
+
+
+class Conflict(AeselError):
+    err_code = ErrCode.ERROR
+    status = 409
+    reason = "conflict"
+
+
+class Unauthorized(AeselError):
+    err_code = ErrCode.ERROR
+    status = 401
+    reason = "unauthorized"
+
+
+class Forbidden(AeselError):
+    err_code = ErrCode.ERROR
+    status = 403
+    reason = "forbidden"
+
+
+class NothingMatched(AeselError):
+    """What Kelona, AeselProjects and Adrestia answered with 416 REQUESTED_RANGE_NOT_SATISFIABLE."""
+
+    err_code = ErrCode.NOT_FOUND
+    status = 416
+    reason = "nothing_matched"

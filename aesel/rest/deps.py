@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from aesel.services.bundle import Services
+from aesel.services.catalog import Catalog
 from aesel.services.viewer import OPEN, Viewer
 
 
@@ -22,3 +23,11 @@ def get_viewer(request: Request) -> Viewer:
 
 Svc = Annotated[Services, Depends(get_services)]
 Who = Annotated[Viewer, Depends(get_viewer)]
+
+
+def get_catalog(request: Request) -> Catalog:
+    catalog: Catalog = request.app.state.catalog
+    return catalog
+
+
+Cat = Annotated[Catalog, Depends(get_catalog)]
