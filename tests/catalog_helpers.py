@@ -48,6 +48,8 @@ async def running(
 async def login(client: httpx.AsyncClient, username: str, password: str) -> dict[str, str]:
     r = await client.post("/login", json={"username": username, "password": password})
     assert r.status_code == 200, r.text
+    assert r.cookies["access_token"] == r.headers["authorization"].removeprefix("Bearer ")
+    client.cookies.clear()  # each request then says explicitly who it is
     return {"Authorization": r.headers["authorization"]}
 
 
