@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -221,3 +223,30 @@ async def test_large_upload_and_download_stream(tmp_path: Path) -> None:
                 total += len(chunk)
         assert total == size
         assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+async def test_client_gone_mid_upload_leaves_nothing(tmp_path: Path) -> None:
+    async with running(tmp_path) as (node, http):
+        _, writer = await asyncio.open_connection("127.0.0.1", node.http_port)
+        head = (
+            "POST /v1/asset HTTP/1.1\r\nHost: x\r\n"
+            "Content-Type: multipart/form-data; boundary=XyZ\r\n"
+            "Content-Length: 5000000\r\n\r\n"
+            '--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n'
+        )
+        writer.write(head.encode() + b"x" * (3 << 20))  # over one write batch: a temp file exists
+        await writer.drain()
+        tmp_dir = tmp_path / "data" / "assets"
+        await until(lambda: any(tmp_dir.iterdir()))
+        writer.close()
+        await writer.wait_closed()
+        await until(lambda: not any(tmp_dir.iterdir()))
+        assert (await http.get("/v1/asset/count")).json() == {"count": 0}
+
+
+async def until(cond: Callable[[], bool], within: float = 5.0) -> None:
+    """Poll ``cond`` until it holds, failing after ``within`` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not cond():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
