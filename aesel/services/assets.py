@@ -104,7 +104,13 @@ class AssetService:
     async def update(
         self, old: str, chunks: AsyncIterator[bytes], p: AssetParams, viewer: Viewer
     ) -> str:
-        """Store a new version of ``old`` under a new key (Kelona's update semantics)."""
+        """Store a new version of ``old`` under a new key (Kelona's update semantics).
+
+        As in Kelona, ``old`` need not exist; but another user's asset is not theirs to
+        version when auth is on."""
+        previous = await self.store.get_asset(old)
+        if previous is not None and not _owns(viewer, previous.user):
+            raise NotFound(f"no asset {old!r} of yours")
         key, size = await self._store_blob(chunks)
         try:
             await self.store.add_version(old, self._meta(key, size, p, viewer))
