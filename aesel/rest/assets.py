@@ -301,8 +301,8 @@ async def delete_asset(key: str, cat: Cat, who: Who) -> PlainTextResponse:
 
 
 @router.post("/v1/bulk/asset", summary="Asset metadata for a list of ids")
-async def bulk_assets(body: BulkIn, cat: Cat) -> JSON:
-    return JSON([a.to_json() for a in await cat.assets.bulk(body.ids or [])])
+async def bulk_assets(body: BulkIn, cat: Cat, who: Who) -> JSON:
+    return JSON([a.to_json() for a in await cat.assets.bulk(body.ids or [], who)])
 
 
 @router.get(

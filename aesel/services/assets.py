@@ -166,8 +166,11 @@ class AssetService:
     async def count(self, f: AssetFilter) -> int:
         return await self.store.count_assets(f)
 
-    async def bulk(self, ids: Sequence[str]) -> list[AssetMeta]:
-        return await self.store.assets_by_ids(ids)
+    async def bulk(self, ids: Sequence[str], viewer: Viewer) -> list[AssetMeta]:
+        """Metadata of the visible assets among ``ids`` (Kelona ignored the principal here;
+        aesel keeps private assets private)."""
+        vis = visibility(viewer)
+        return [a for a in await self.store.assets_by_ids(ids) if vis.allows(a.user, a.public)]
 
     async def history(self, key: str) -> list[AssetHistory]:
         found = await self.store.histories(key)

@@ -136,8 +136,10 @@ class UserService:
         user = await self.store.user_by_name(username)
         if user is None:
             await self._hash(password)  # same work either way: no user-existence oracle
+            log.info("login refused: no user %r", username)
             raise Unauthorized("wrong username or password")
         if not await self._verify(user.password_hash, password) or not user.active:
+            log.info("login refused for %r: wrong password or inactive", username)
             raise Unauthorized("wrong username or password")
         now = int(time.time())
         return jwt.encode(

@@ -201,6 +201,8 @@ async def test_private_things_are_visible_to_their_owner_only(tmp_path: Path) ->
         assert listed == [pub]
         assert (await http.get("/v1/asset/count", headers=bob)).json() == {"count": 2}
         assert (await http.delete(f"/v1/asset/{pub}", headers=carol)).status_code == 404
+        r = await http.post("/v1/bulk/asset", json={"ids": [key, pub]}, headers=carol)
+        assert [a["key"] for a in r.json()] == [pub]
         meta = (await http.get("/v1/asset", params={"key": key}, headers=bob)).json()
         assert meta[0]["user"] == "bob" and meta[0]["isPublic"] is False
 
