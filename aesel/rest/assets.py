@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Query, Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from aesel.errors import BadRequest, MissingData, PayloadTooLarge
@@ -108,14 +109,17 @@ async def file_chunks(request: Request, max_size: int) -> AsyncIterator[bytes]:
         parser = MultipartParser(options[b"boundary"], _callbacks(parts))
     except ValueError as e:
         raise BadRequest(f"bad multipart boundary: {e}") from None
-    async for chunk in request.stream():
-        try:
-            parser.write(chunk)
-        except MultipartParseError as e:
-            raise BadRequest(f"broken multipart body: {str(e).lower()}") from None
-        for piece in parts.pending:
-            yield piece
-        parts.pending.clear()
+    try:
+        async for chunk in request.stream():
+            try:
+                parser.write(chunk)
+            except MultipartParseError as e:
+                raise BadRequest(f"broken multipart body: {str(e).lower()}") from None
+            for piece in parts.pending:
+                yield piece
+            parts.pending.clear()
+    except ClientDisconnect:
+        raise BadRequest("the client went away before the upload ended") from None
     if not parts.found:
         raise MissingData("multipart body has no part named 'file'")
     if not parts.done or not parts.ended:
