@@ -41,6 +41,8 @@ class PropertyService:
             store.delete_property,
             flush_interval=flush_interval,
         )
+        # streamed updates waiting for their property to load, in arrival order, by key
+        self._queued: dict[str, list[tuple[PropertyIn, int, int]]] = {}
 
     def _publish(
         self,
@@ -190,24 +192,36 @@ class PropertyService:
         """Apply a streamed update (msg_type 9, 24 or 28); see ``ObjectService.stream``."""
         if not inp.key:
             raise MissingData("event has no key")
+        queued = self._queued.get(inp.key)
+        if queued is not None:  # behind earlier updates still waiting for the load
+            queued.append((inp, msg_type, t_in))
+            return
         prop = self.table.peek(inp.key)
         if prop is not None:
             self._apply_stream(prop, inp, msg_type, t_in)
         elif self.table.is_deleted(inp.key):
             raise NotFound(f"no property with key {inp.key!r}")
         else:
-            asyncio.get_running_loop().create_task(self._stream_after_load(inp, msg_type, t_in))
+            self._queued[inp.key] = [(inp, msg_type, t_in)]
+            asyncio.get_running_loop().create_task(self._stream_after_load(inp.key))
 
-    async def _stream_after_load(self, inp: PropertyIn, msg_type: int, t_in: int) -> None:
-        assert inp.key is not None
+    async def _stream_after_load(self, key: str) -> None:
+        """Load the property, then apply every update queued for it meanwhile, in order."""
         try:
-            prop = await self.table.get(inp.key)
-            if prop is None:
-                raise NotFound(f"no property with key {inp.key!r}")
-            self._apply_stream(self.table.peek(inp.key) or prop, inp, msg_type, t_in)
+            loaded: Property | AeselError | None = await self.table.get(key)
         except AeselError as e:
-            self.drops[e.reason] += 1
-            log.debug("dropped streamed property update: %s", e.message)
+            loaded = e
+        for inp, msg_type, t_in in self._queued.pop(key, []):
+            try:
+                if isinstance(loaded, AeselError):
+                    raise loaded
+                prop = self.table.peek(key) or loaded
+                if prop is None:
+                    raise NotFound(f"no property with key {key!r}")
+                self._apply_stream(prop, inp, msg_type, t_in)
+            except AeselError as e:
+                self.drops[e.reason] += 1
+                log.debug("dropped streamed property update: %s", e.message)
 
     def _apply_stream(self, prop: Property, inp: PropertyIn, msg_type: int, t_in: int) -> None:
         new = _applied(update_property, prop, inp)
