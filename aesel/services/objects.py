@@ -118,10 +118,10 @@ class ObjectService:
         return obj
 
     async def query(self, items: Sequence[ObjectIn], url_scene: str, limit: int) -> list[Object3D]:
+        """Objects matching any of ``items`` (each an exact-match AND), at most ``limit``."""
         await self.table.flush()
-        out: dict[str, Object3D] = {}
-        for inp in items or [ObjectIn()]:
-            f = ObjectFilter(
+        filters = [
+            ObjectFilter(
                 scene=inp.scene or url_scene or None,
                 name=inp.name or None,
                 type=inp.type or None,
@@ -131,9 +131,10 @@ class ObjectService:
                 asset_sub_id=inp.asset_sub_id or None,
                 assets=tuple(inp.assets) if inp.assets else None,
             )
-            for o in await self.store.query_objects(f, limit):
-                out.setdefault(o.key, self.table.peek(o.key) or o)
-        return list(out.values())[:limit]
+            for inp in items or [ObjectIn()]
+        ]
+        found = await self.store.query_objects(filters, limit)
+        return [self.table.peek(o.key) or o for o in found]
 
     # -- locks and assets (no events, as in Aesel) ----------------------------------------
 

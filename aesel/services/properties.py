@@ -98,17 +98,17 @@ class PropertyService:
         self, items: Sequence[PropertyIn], url_scene: str, limit: int
     ) -> list[Property]:
         await self.table.flush()
-        out: dict[str, Property] = {}
-        for inp in items or [PropertyIn()]:
-            f = PropertyFilter(
+        filters = [
+            PropertyFilter(
                 scene=inp.scene or url_scene or None,
                 name=inp.name or None,
                 parent=inp.parent or None,
                 asset_sub_id=inp.asset_sub_id or None,
             )
-            for p in await self.store.query_properties(f, limit):
-                out.setdefault(p.key, self.table.peek(p.key) or p)
-        return list(out.values())[:limit]
+            for inp in items or [PropertyIn()]
+        ]
+        found = await self.store.query_properties(filters, limit)
+        return [self.table.peek(p.key) or p for p in found]
 
     # -- actions and keyframes ------------------------------------------------------------
 

@@ -146,7 +146,8 @@ class ObjectStore(Protocol):
     async def delete_object(self, key: str) -> bool:
         """Delete by key; ``False`` when there was none."""
 
-    async def query_objects(self, f: ObjectFilter, limit: int) -> list[Object3D]: ...
+    async def query_objects(self, filters: Sequence[ObjectFilter], limit: int) -> list[Object3D]:
+        """Objects matching any of ``filters`` (each an AND), at most ``limit``, by key."""
 
 
 class PropertyStore(Protocol):
@@ -156,7 +157,10 @@ class PropertyStore(Protocol):
 
     async def delete_property(self, key: str) -> bool: ...
 
-    async def query_properties(self, f: PropertyFilter, limit: int) -> list[Property]: ...
+    async def query_properties(
+        self, filters: Sequence[PropertyFilter], limit: int
+    ) -> list[Property]:
+        """Properties matching any of ``filters``, at most ``limit``, by key."""
 
 
 class SceneStore(Protocol):

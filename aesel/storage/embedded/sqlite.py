@@ -50,6 +50,25 @@ CREATE TABLE IF NOT EXISTS links (
 """
 
 
+def _prefilter(filters: Sequence[ObjectFilter | PropertyFilter]) -> tuple[str, list[str]]:
+    """A WHERE clause on the indexed columns (scene, name) that every match satisfies.
+
+    One scan serves all the filters of a query; the exact match happens in Python.
+    """
+    clauses, args = [], list[str]()
+    for f in filters:
+        parts = []
+        for column in ("scene", "name"):
+            value = getattr(f, column)
+            if value is not None:
+                parts.append(f"{column}=?")
+                args.append(value)
+        if not parts:
+            return "", []  # an unrestricted filter: every row is a candidate
+        clauses.append("(" + " AND ".join(parts) + ")")
+    return (" WHERE " + " OR ".join(clauses), args) if clauses else ("", [])
+
+
 def _dump(e: Entity) -> bytes:
     return orjson.dumps(e.model_dump(mode="json"))
 
@@ -136,14 +155,12 @@ class SqliteStore:
     async def delete_object(self, key: str) -> bool:
         return await self._delete("DELETE FROM objects WHERE key=?", key)
 
-    async def query_objects(self, f: ObjectFilter, limit: int) -> list[Object3D]:
-        sql, args = "SELECT doc FROM objects WHERE 1=1", list[str]()
-        if f.scene is not None:
-            sql, args = sql + " AND scene=?", [*args, f.scene]
-        if f.name is not None:
-            sql, args = sql + " AND name=?", [*args, f.name]
-        candidates = await self._all(Object3D, sql + " ORDER BY key", *args)
-        return [o for o in candidates if f.matches(o)][:limit]
+    async def query_objects(self, filters: Sequence[ObjectFilter], limit: int) -> list[Object3D]:
+        where, args = _prefilter(filters)
+        candidates = await self._all(
+            Object3D, f"SELECT doc FROM objects{where} ORDER BY key", *args
+        )
+        return [o for o in candidates if any(f.matches(o) for f in filters)][:limit]
 
     # -- properties -----------------------------------------------------------------------
 
@@ -158,14 +175,14 @@ class SqliteStore:
     async def delete_property(self, key: str) -> bool:
         return await self._delete("DELETE FROM properties WHERE key=?", key)
 
-    async def query_properties(self, f: PropertyFilter, limit: int) -> list[Property]:
-        sql, args = "SELECT doc FROM properties WHERE 1=1", list[str]()
-        if f.scene is not None:
-            sql, args = sql + " AND scene=?", [*args, f.scene]
-        if f.name is not None:
-            sql, args = sql + " AND name=?", [*args, f.name]
-        candidates = await self._all(Property, sql + " ORDER BY key", *args)
-        return [p for p in candidates if f.matches(p)][:limit]
+    async def query_properties(
+        self, filters: Sequence[PropertyFilter], limit: int
+    ) -> list[Property]:
+        where, args = _prefilter(filters)
+        candidates = await self._all(
+            Property, f"SELECT doc FROM properties{where} ORDER BY key", *args
+        )
+        return [p for p in candidates if any(f.matches(p) for f in filters)][:limit]
 
     # -- scenes ---------------------------------------------------------------------------
 
