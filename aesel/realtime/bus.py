@@ -28,6 +28,10 @@ class Bus(Protocol):
 
     def subscribe(self, handler: Handler) -> None: ...
 
+    def last_seq(self, scene: str) -> int:
+        """The seq of the last event of ``scene`` handed to this node's handlers (0: none)."""
+        ...
+
 
 class MemoryBus:
     """The in-process bus. Single node only: handlers run synchronously inside ``publish``.
@@ -43,6 +47,9 @@ class MemoryBus:
 
     def subscribe(self, handler: Handler) -> None:
         self._handlers.append(handler)
+
+    def last_seq(self, scene: str) -> int:
+        return self._seq.get(scene, 0)
 
     def publish(self, event: Event) -> None:
         seq = self._seq.get(event.scene, 0) + 1

@@ -61,6 +61,8 @@ class ObjectService:
             store.delete_object,
             flush_interval=flush_interval,
         )
+        # streamed updates waiting for their object to load, in arrival order, by key
+        self._waiting: dict[str, list[tuple[ObjectIn, int, str | None, int]]] = {}
 
     # -- publishing -----------------------------------------------------------------------
 
@@ -257,29 +259,33 @@ class ObjectService:
         """
         if not inp.key:
             raise MissingData("event has no key")
+        waiting = self._waiting.get(inp.key)
+        if waiting is not None:  # keep arrival order behind a load in flight
+            waiting.append((inp, msg_type, device, t_in))
+            return
         obj = self.table.peek(inp.key)
         if obj is not None:
             self._apply_stream(obj, inp, msg_type, device, t_in)
         elif self.table.is_deleted(inp.key):
             raise NotFound(f"no object with key {inp.key!r}")
         else:
-            asyncio.get_running_loop().create_task(
-                self._stream_after_load(inp, msg_type, device, t_in)
-            )
+            self._waiting[inp.key] = [(inp, msg_type, device, t_in)]
+            asyncio.get_running_loop().create_task(self._stream_after_load(inp.key))
 
-    async def _stream_after_load(
-        self, inp: ObjectIn, msg_type: int, device: str | None, t_in: int
-    ) -> None:
-        assert inp.key is not None
+    async def _stream_after_load(self, key: str) -> None:
         try:
-            obj = await self.table.get(inp.key)
-            if obj is None:
-                raise NotFound(f"no object with key {inp.key!r}")
-            obj = self.table.peek(inp.key) or obj
-            self._apply_stream(obj, inp, msg_type, device, t_in)
-        except AeselError as e:
-            self.drops[e.reason] += 1
-            log.debug("dropped streamed object update: %s", e.message)
+            loaded = await self.table.get(key)
+        except Exception:
+            loaded = None
+        for inp, msg_type, device, t_in in self._waiting.pop(key, []):
+            try:
+                obj = self.table.peek(key) or loaded
+                if obj is None:
+                    raise NotFound(f"no object with key {key!r}")
+                self._apply_stream(obj, inp, msg_type, device, t_in)
+            except AeselError as e:
+                self.drops[e.reason] += 1
+                log.debug("dropped streamed object update: %s", e.message)
 
     def _apply_stream(
         self, obj: Object3D, inp: ObjectIn, msg_type: int, device: str | None, t_in: int

@@ -41,6 +41,8 @@ class PropertyService:
             store.delete_property,
             flush_interval=flush_interval,
         )
+        # streamed updates waiting for their property to load, in arrival order, by key
+        self._waiting: dict[str, list[tuple[PropertyIn, int, int]]] = {}
 
     def _publish(
         self,
@@ -190,24 +192,33 @@ class PropertyService:
         """Apply a streamed update (msg_type 9, 24 or 28); see ``ObjectService.stream``."""
         if not inp.key:
             raise MissingData("event has no key")
+        waiting = self._waiting.get(inp.key)
+        if waiting is not None:  # keep arrival order behind a load in flight
+            waiting.append((inp, msg_type, t_in))
+            return
         prop = self.table.peek(inp.key)
         if prop is not None:
             self._apply_stream(prop, inp, msg_type, t_in)
         elif self.table.is_deleted(inp.key):
             raise NotFound(f"no property with key {inp.key!r}")
         else:
-            asyncio.get_running_loop().create_task(self._stream_after_load(inp, msg_type, t_in))
+            self._waiting[inp.key] = [(inp, msg_type, t_in)]
+            asyncio.get_running_loop().create_task(self._stream_after_load(inp.key))
 
-    async def _stream_after_load(self, inp: PropertyIn, msg_type: int, t_in: int) -> None:
-        assert inp.key is not None
+    async def _stream_after_load(self, key: str) -> None:
         try:
-            prop = await self.table.get(inp.key)
-            if prop is None:
-                raise NotFound(f"no property with key {inp.key!r}")
-            self._apply_stream(self.table.peek(inp.key) or prop, inp, msg_type, t_in)
-        except AeselError as e:
-            self.drops[e.reason] += 1
-            log.debug("dropped streamed property update: %s", e.message)
+            loaded = await self.table.get(key)
+        except Exception:
+            loaded = None
+        for inp, msg_type, t_in in self._waiting.pop(key, []):
+            try:
+                prop = self.table.peek(key) or loaded
+                if prop is None:
+                    raise NotFound(f"no property with key {key!r}")
+                self._apply_stream(prop, inp, msg_type, t_in)
+            except AeselError as e:
+                self.drops[e.reason] += 1
+                log.debug("dropped streamed property update: %s", e.message)
 
     def _apply_stream(self, prop: Property, inp: PropertyIn, msg_type: int, t_in: int) -> None:
         new = _applied(update_property, prop, inp)
