@@ -65,21 +65,7 @@ def binary_record(msg_type: int, seq: int, key: str, payload: dict[str, Any]) ->
     if (
         isinstance(transform, list)
         and len(transform) == 16
-        and set(payload)
-        <= {
-            "msg_type",
-            "key",
-            "scene",
-            "transform",
-            "name",
-            "type",
-            "subtype",
-            "owner",
-            "assets",
-            "actions",
-            "parent",
-            "asset_sub_id",
-        }  # fmt: skip
+        and set(payload) <= _TRANSFORM_FIELDS
         and not payload.get("actions")
     ):
         return head + bytes((FLAG_TRANSFORM,)) + _MAT.pack(*transform[:12])
