@@ -208,6 +208,7 @@ class Hub:
         slow_timeout: float = 2.0,
         high_water: int = 256 * 1024,
         drops: Counter[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.epoch = epoch if epoch is not None else time.time_ns()
         self._udp: dict[str, dict[str, UdpTarget]] = {}
@@ -220,6 +221,7 @@ class Hub:
         self.slow_timeout = slow_timeout
         self.high_water = high_water
         self.drops = drops if drops is not None else Counter()
+        self.clock = clock
         self.stats = HubStats()
 
     def attach_udp(self, send: Sender) -> None:
@@ -382,7 +384,7 @@ class Hub:
                 self._coalesce(sub, items)
                 if (
                     len(sub.outbox) > self.max_outbox
-                    or time.monotonic() - sub.behind_since > self.slow_timeout
+                    or self.clock() - sub.behind_since > self.slow_timeout
                 ):
                     slow.append(sub)
                 continue
@@ -398,7 +400,7 @@ class Hub:
 
     def _coalesce(self, sub: WsSubscriber, items: list[Encoded]) -> None:
         if not sub.outbox:
-            sub.behind_since = time.monotonic()
+            sub.behind_since = self.clock()
         for e in items:
             if sub.outbox.pop(e.event.key, None) is not None:
                 self.stats.coalesced += 1
