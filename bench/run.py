@@ -127,6 +127,29 @@ def running(cmd: list[str], ready: str | None, **kw: Any) -> Iterator[subprocess
 class Server:
     pid: int
     loadgen_args: list[str]
+    metrics_url: str = ""
+
+
+def server_side(url: str) -> tuple[float, float]:
+    """aesel's own p99 event-in to last-delivery-out (the histogram bucket's upper bound, ms)
+    and its slow-consumer disconnects."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    buckets: list[tuple[float, float]] = []
+    slow = 0.0
+    for fam in text_string_to_metric_families(httpx.get(url, timeout=10).text):
+        for smp in fam.samples:
+            if smp.name == "aesel_delivery_latency_seconds_bucket":
+                buckets.append((float(smp.labels["le"]), smp.value))
+            if smp.name == "aesel_slow_consumer_disconnects_total":
+                slow = smp.value
+    if not buckets or not buckets[-1][1]:
+        return float("nan"), slow
+    total = buckets[-1][1]
+    for le, count in sorted(buckets):
+        if count >= 0.99 * total:
+            return le * 1000, slow
+    return float("inf"), slow
 
 
 def start_system(system: str, w: Workload, tmp: Path, stack: contextlib.ExitStack) -> Server:
@@ -158,9 +181,11 @@ def start_system(system: str, w: Workload, tmp: Path, stack: contextlib.ExitStac
                         c.post(f"/v1/scene/{scene}/register", json=body).raise_for_status()
         (tmp / "keys.json").write_text(json.dumps(keys))
         args = ["-pub", f"127.0.0.1:{udp}", "-keys", str(tmp / "keys.json")]
+        metrics = f"http://127.0.0.1:{http}/metrics"
         if w.mode == "udp":
-            return Server(proc.pid, [*args, "-base-port", str(base)])
-        return Server(proc.pid, [*args, "-url", f"ws://127.0.0.1:{ws}/", "-proto", "aesel"])
+            return Server(proc.pid, [*args, "-base-port", str(base)], metrics)
+        args += ["-url", f"ws://127.0.0.1:{ws}/", "-proto", "aesel"]
+        return Server(proc.pid, args, metrics)
     peers = ROOT / "bench" / "peers"
     env = {**os.environ, "PYTHONPATH": f"{peers}:{ROOT}"}
     plain = ["-pub", f"127.0.0.1:{udp}", "-url", f"ws://127.0.0.1:{ws}/", "-proto", "plain"]
@@ -222,6 +247,8 @@ def run_one(system: str, w: Workload, duration: float) -> dict[str, Any]:
             cpu1, t1 = cpu_seconds(srv.pid), time.monotonic()
             assert gen.stdout is not None
             out, _ = gen.communicate(timeout=60)
+            nan = float("nan")
+            server_p99, slow = server_side(srv.metrics_url) if srv.metrics_url else (nan, nan)
         finally:
             if gen.poll() is None:
                 gen.kill()
@@ -238,6 +265,8 @@ def run_one(system: str, w: Workload, duration: float) -> dict[str, Any]:
         deliveries_per_cpu_s=res["received"] / max(cpu1 - cpu0, 1e-9),
         rss_kib_per_conn=(rss1 - rss0) / conns if w.mode == "ws" else float("nan"),
         offered_per_s=w.offered,
+        server_p99_ms=server_p99,
+        slow_disconnects=slow,
     )
     return res
 
@@ -249,6 +278,8 @@ COLUMNS = [
     ("p50_ms", "p50 ms", "{:.2f}"),
     ("p99_ms", "p99 ms", "{:.2f}"),
     ("p999_ms", "p99.9 ms", "{:.2f}"),
+    ("server_p99_ms", "server-side p99 ms ≤", "{:.2f}"),
+    ("slow_disconnects", "4008 closes", "{:.0f}"),
     ("server_cpu_pct", "server CPU %", "{:.0f}"),
     ("cpu_us_per_delivery", "CPU µs/delivery", "{:.2f}"),
     ("deliveries_per_cpu_s", "deliveries/CPU-s", "{:,.0f}"),

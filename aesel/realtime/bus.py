@@ -11,7 +11,6 @@ Contract (every implementation):
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Protocol
@@ -54,7 +53,10 @@ class MemoryBus:
     def publish(self, event: Event) -> None:
         seq = self._seq.get(event.scene, 0) + 1
         self._seq[event.scene] = seq
-        event = dataclasses.replace(event, seq=seq, origin=self.origin)
+        # direct construction: dataclasses.replace costs ~10 us, a third of an event's ingress
+        event = Event(
+            event.scene, event.msg_type, event.key, event.payload, seq, self.origin, event.t_in
+        )
         for handler in self._handlers:
             try:
                 handler(event)
