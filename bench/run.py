@@ -58,7 +58,10 @@ WORKLOADS = [
     Workload("a-ws", "ws", 1, 50, 40, 100, WS_SYSTEMS),
     Workload("b-ws", "ws", 1, 10, 30, 1000, WS_SYSTEMS),
     Workload("c-ws", "ws", 100, 5, 20, 10, WS_SYSTEMS),
+    # not in the default run: 10,000 mostly idle connections on one process (RSS per connection)
+    Workload("d-ws-10k", "ws", 1, 1, 1, 10_000, ("aesel", "centrifugo")),
 ]
+DEFAULT = ("a-udp", "a-ws", "b-ws", "c-ws")
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -322,7 +325,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--duration", type=float, default=8.0, help="seconds of publishing per run")
-    p.add_argument("--only", default="", help="comma-separated workloads (a-udp,a-ws,b-ws,c-ws)")
+    p.add_argument(
+        "--only",
+        default="",
+        help="comma-separated workloads (default: a-udp,a-ws,b-ws,c-ws; also d-ws-10k)",
+    )
     p.add_argument("--systems", default="", help="comma-separated systems to keep")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every workload's subscribers")
@@ -337,7 +344,7 @@ def main() -> None:
     report = [f"command: `{' '.join(['bench/run.py', *sys.argv[1:]])}`  \n",
               f"machine: {os.cpu_count()} CPUs, {when}\n"]  # fmt: skip
     for w in WORKLOADS:
-        if only and w.name not in only:
+        if (only and w.name not in only) or (not only and w.name not in DEFAULT):
             continue
         if a.scale != 1.0:
             w = dataclasses.replace(w, subs=max(1, round(w.subs * a.scale)))
