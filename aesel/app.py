@@ -103,6 +103,7 @@ class Node:
             max_message=settings.ws_max_message,
             high_water=settings.ws_high_water,
             sndbuf=settings.ws_sndbuf,
+            ping_interval=settings.ws_ping_interval,
         )
         self.metrics = make_registry(
             Sources(

@@ -44,6 +44,12 @@ class Settings:
             "help": "bytes buffered for a WebSocket client before its events coalesce in its outbox"
         },
     )
+    ws_ping_interval: float = field(
+        default=20.0,
+        metadata={
+            "help": "seconds between keepalive pings; no pong by the next one closes (0 = off)"
+        },
+    )
     ws_sndbuf: int = field(
         default=0, metadata={"help": "SO_SNDBUF of WebSocket sockets (0 = kernel default)"}
     )

@@ -15,6 +15,7 @@ which answers the handshake with HTTP 401. The default accepts everyone, as with
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import logging
@@ -24,7 +25,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -88,6 +89,7 @@ class AeselConnection(ServerConnection):
     hub: Hub
     subs: dict[str, WsSubscriber]
     principal: str | None = None
+    pending_pong: asyncio.Future[float] | None = None
 
     def write(self, data: bytes) -> None:
         if not self.transport.is_closing():
@@ -129,6 +131,7 @@ class WsServer:
         high_water: int = 256 * 1024,
         sndbuf: int = 0,
         snapshot_limit: int = 100_000,
+        ping_interval: float = 20.0,
     ) -> None:
         self.services = services
         self.hub = hub
@@ -142,6 +145,9 @@ class WsServer:
         self.high_water = high_water
         self.sndbuf = sndbuf
         self.snapshot_limit = snapshot_limit
+        self.ping_interval = ping_interval
+        self._open: set[AeselConnection] = set()
+        self._keepalive_task: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
         self._server: Server | None = None
         self.port = 0
@@ -163,10 +169,41 @@ class WsServer:
             write_limit=(self.high_water, self.high_water // 4),
             process_request=self._authenticate,
             create_connection=AeselConnection,
+            ping_interval=None,  # one keepalive task for all connections, not one each
             backlog=4096,
         )
+        if self.ping_interval > 0:
+            self._keepalive_task = asyncio.get_running_loop().create_task(
+                self._keepalive(), name="ws-keepalive"
+            )
+
+    async def _keepalive(self) -> None:
+        """Ping every connection each interval; drop those that did not answer the last ping.
+
+        One task for the whole node: a task per connection (the library's default) costs
+        ~3 KiB of memory per connection.
+        """
+        while True:
+            await asyncio.sleep(self.ping_interval)
+            for conn in list(self._open):
+                pong = conn.pending_pong
+                if pong is not None and not pong.done():
+                    log.info("ws: connection %s did not answer a ping: closing", conn.id)
+                    conn.transport.abort()
+                    continue
+                try:
+                    waiter = cast("asyncio.Future[float]", await conn.ping())
+                except Exception:
+                    continue
+                # retrieve the waiter's outcome so a closed connection logs nothing
+                waiter.add_done_callback(lambda f: f.cancelled() or f.exception())
+                conn.pending_pong = waiter
 
     async def stop(self) -> None:
+        if self._keepalive_task is not None:
+            self._keepalive_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keepalive_task
         if self._server is not None:
             self._server.close(close_connections=True)
             await self._server.wait_closed()
@@ -201,6 +238,7 @@ class WsServer:
         )
         session = Session(principal=conn.principal, default_format=fmt)
         self.connections += 1
+        self._open.add(conn)
         conn.write(codec.ws_frame(session.welcome(self.hub.epoch, self.node).data))
         try:
             async for message in conn:
@@ -213,6 +251,7 @@ class WsServer:
             pass
         finally:
             self.connections -= 1
+            self._open.discard(conn)
             session.close()
             for sub in conn.subs.values():
                 self.hub.unsubscribe(sub.scene, sub.id)

@@ -332,3 +332,29 @@ async def test_a_client_that_stops_reading_is_disconnected_and_others_keep_up(
     assert close_code_in(data) == CloseCode.SLOW
     assert node.services.drops["slow_consumer"] > 0
     await fast_ws.close()
+
+
+async def test_a_client_that_does_not_answer_pings_is_dropped(tmp_path: Path) -> None:
+    s = Settings(
+        http_port=0, udp_port=0, ws_port=0, data_dir=tmp_path / "data", ws_ping_interval=0.1
+    )
+    node = Node(s)
+    await node.start()
+    try:
+        loop = asyncio.get_running_loop()
+        mute = await loop.run_in_executor(None, raw_ws, node.ws_port)  # never answers pings
+        good = await connect(f"ws://127.0.0.1:{node.ws_port}/", compression=None)  # answers
+        deadline = time.monotonic() + 5
+        while node.ws.connections != 1:
+            assert time.monotonic() < deadline, "the mute client was never dropped"
+            await asyncio.sleep(0.02)
+        data = b""
+        with contextlib.suppress(OSError):
+            while chunk := await loop.run_in_executor(None, mute.recv, 65536):
+                data += chunk
+        mute.close()
+        assert b"\x89\x04" in data  # it was pinged (a 4-byte ping)
+        await good.ping()  # the answering one is still open
+        await good.close()
+    finally:
+        await node.stop()
