@@ -287,6 +287,26 @@ class ObjectService:
                 self.drops[e.reason] += 1
                 log.debug("dropped streamed object update: %s", e.message)
 
+    def stream_transform(
+        self, key: str, scene: str, transform: tuple[float, ...], device: str | None, t_in: int
+    ) -> bool:
+        """The hot path of ``stream`` for a bare transform update (msg_type 1 with only key,
+        scene, transform and device, already checked by the caller): same outcome, without
+        building an ``ObjectIn``. Returns False when the object is not cached or updates for it
+        are waiting on a load; the caller then takes the general path.
+        """
+        obj = self.table.peek(key)
+        if obj is None or key in self._waiting:
+            return False
+        check_lock(obj.owner, device)
+        changes: dict[str, object] = {"transform": transform}
+        if scene:
+            changes["scene"] = scene
+        new = obj.model_copy(update=changes)
+        self.table.put_streamed(new)
+        self._publish(MsgType.OBJ_UPD, new, t_in=t_in)
+        return True
+
     def _apply_stream(
         self, obj: Object3D, inp: ObjectIn, msg_type: int, device: str | None, t_in: int
     ) -> None:
