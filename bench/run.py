@@ -52,7 +52,7 @@ class Workload:
         return self.scenes * self.objects * self.rate * self.subs
 
 
-WS_SYSTEMS = ("aesel", "raw-write", "websockets.broadcast", "node-ws", "centrifugo")
+WS_SYSTEMS = ("aesel", "raw-write", "websockets.broadcast", "node-ws", "socket.io", "centrifugo")
 WORKLOADS = [
     Workload("a-udp", "udp", 1, 50, 40, 100, ("aesel", "aesel-batch", "raw-sendto")),
     Workload("a-ws", "ws", 1, 50, 40, 100, WS_SYSTEMS),
@@ -210,6 +210,12 @@ def start_system(system: str, w: Workload, tmp: Path, stack: contextlib.ExitStac
         cmd = ["node", str(peers / "node_ws.js"), str(udp), str(ws)]
         proc = stack.enter_context(running(cmd, "READY", env=env))
         return Server(proc.pid, plain)
+    if system == "socket.io":
+        env = {**os.environ, "NODE_PATH": str(CACHE / "node" / "node_modules")}
+        cmd = ["node", str(peers / "socketio.js"), str(udp), str(ws)]
+        proc = stack.enter_context(running(cmd, "READY", env=env))
+        args = ["-pub", f"127.0.0.1:{udp}", "-url", f"ws://127.0.0.1:{ws}/socket.io/"]
+        return Server(proc.pid, [*args, "-proto", "socketio"])
     if system == "centrifugo":
         cmd = [str(CENTRIFUGO), "--client.insecure", "--http_api.insecure", "-p", str(ws),
                "-a", "127.0.0.1", "--log.level", "error", "-c", str(tmp / "none.json")]  # fmt: skip
@@ -354,7 +360,7 @@ def main() -> None:
                 continue
             if system == "centrifugo" and not CENTRIFUGO.exists():
                 continue
-            if system == "node-ws" and not shutil.which("node"):
+            if system in ("node-ws", "socket.io") and not shutil.which("node"):
                 continue
             print(f"... {w.name} {system}", file=sys.stderr, flush=True)
             try:

@@ -118,16 +118,16 @@ func cpuSeconds() float64 {
 }
 
 type config struct {
-	mode, proto, url, pub, apiKey string
+	mode, proto, url, pub, apiKey   string
 	subs, objects, scenes, basePort int
-	rate, duration, drain          float64
-	keysFile                       string
+	rate, duration, drain           float64
+	keysFile                        string
 }
 
 func main() {
 	var c config
 	flag.StringVar(&c.mode, "mode", "udp", "subscribers: udp or ws")
-	flag.StringVar(&c.proto, "proto", "aesel", "ws protocol: aesel, plain or centrifugo")
+	flag.StringVar(&c.proto, "proto", "aesel", "ws protocol: aesel, plain, socketio or centrifugo")
 	flag.StringVar(&c.url, "url", "", "ws url (plain: ?scene=S is appended)")
 	flag.StringVar(&c.pub, "pub", "", "publish to: udp host:port, or centrifugo http://host:port")
 	flag.StringVar(&c.apiKey, "api-key", "", "centrifugo api key")
@@ -197,6 +197,8 @@ func main() {
 					u := c.url
 					if c.proto == "plain" {
 						u += "?scene=" + scene
+					} else if c.proto == "socketio" {
+						u += "?EIO=4&transport=websocket&scene=" + scene
 					}
 					d := websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 16384}
 					var ws *websocket.Conn
@@ -226,6 +228,17 @@ func main() {
 								break
 							}
 						}
+					case "socketio":
+						_, _, err := ws.ReadMessage() // the Engine.IO open packet
+						must(err)
+						must(ws.WriteMessage(websocket.TextMessage, []byte("40")))
+						for { // the namespace connect answer
+							_, msg, err := ws.ReadMessage()
+							must(err)
+							if bytes.HasPrefix(msg, []byte("40")) {
+								break
+							}
+						}
 					case "centrifugo":
 						must(ws.WriteMessage(websocket.TextMessage, []byte(`{"id":1,"connect":{}}`+"\n"+`{"id":2,"subscribe":{"channel":"`+scene+`"}}`)))
 						got := 0
@@ -240,6 +253,10 @@ func main() {
 						_, msg, err := ws.ReadMessage()
 						if err != nil {
 							return
+						}
+						if c.proto == "socketio" && len(msg) == 1 && msg[0] == '2' {
+							ws.WriteMessage(websocket.TextMessage, []byte("3")) // pong
+							continue
 						}
 						if c.proto == "centrifugo" && bytes.HasPrefix(msg, []byte("{}")) {
 							ws.WriteMessage(websocket.TextMessage, []byte("{}")) // pong
