@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # the real PyAesel client, for compatibility tests; kept apart: its package is also `aesel`
 PYAESEL := .cache/pyaesel/.installed
 
-.PHONY: run test lint typecheck unit integration bench clean
+.PHONY: run test lint typecheck unit integration bench bench-setup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,11 @@ test: $(STAMP) $(PYAESEL) lint typecheck
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache aesel-data
+
+# benchmarks: peers and the Go load generator are installed under .cache/ (never committed)
+bench-setup: $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]'
+	bench/setup.sh
+
+bench: bench-setup
+	$(BIN)/python bench/run.py

@@ -15,8 +15,13 @@ from collections.abc import Generator
 import uvicorn
 
 from aesel.config import Settings
+from aesel.errors import AeselError
+from aesel.metrics import Sources, make_registry
 from aesel.realtime.bus import MemoryBus
 from aesel.realtime.hub import Hub
+from aesel.realtime.ingress import Ingress
+from aesel.realtime.ws import Unauthorized as WsUnauthorized
+from aesel.realtime.ws import WsServer
 from aesel.rest import catalog as catalog_api
 from aesel.rest.app import create_app
 from aesel.services.assets import AssetService, CollectionService
@@ -29,6 +34,7 @@ from aesel.services.scenes import SceneService
 from aesel.services.users import UserService
 from aesel.storage.embedded import SqliteStore
 from aesel.storage.embedded.catalog import FileBlobs, SqliteCatalog
+from aesel.udp.crypto import CbcCodec, UdpSecurity, cbc_key_bytes
 from aesel.udp.server import UdpEndpoint
 
 log = logging.getLogger(__name__)
@@ -42,6 +48,21 @@ class _Server(uvicorn.Server):
         yield
 
 
+def make_security(s: Settings) -> UdpSecurity:
+    """The UDP encryption state from ``--udp-security`` and the ``--aes-*`` keys."""
+    modes = {m for m in s.udp_security.replace(",", "+").split("+") if m and m != "off"}
+    if not modes <= {"gcm", "cbc"}:
+        raise ValueError(f"udp_security is {s.udp_security!r}, expected off, gcm, cbc or gcm+cbc")
+    cbc_in = cbc_out = None
+    if "cbc" in modes:
+        enc = s.aes_key_encoding
+        cbc_in = CbcCodec(cbc_key_bytes(s.aes_in_key, 32, enc), cbc_key_bytes(s.aes_in_iv, 16, enc))
+        cbc_out = CbcCodec(
+            cbc_key_bytes(s.aes_out_key, 32, enc), cbc_key_bytes(s.aes_out_iv, 16, enc)
+        )
+    return UdpSecurity(gcm="gcm" in modes, cbc_in=cbc_in, cbc_out=cbc_out)
+
+
 class Node:
     """One aesel process: HTTP API, UDP events, and the streaming path between them."""
 
@@ -49,14 +70,20 @@ class Node:
         self.settings = settings
         self.store = SqliteStore(settings.data_dir)
         self.bus = MemoryBus()
-        self.hub = Hub()
-        self.bus.subscribe(self.hub.deliver)
         drops: Counter[str] = Counter()  # one count of dropped input, by reason, for every path
+        self.hub = Hub(
+            max_outbox=settings.max_outbox,
+            slow_timeout=settings.slow_timeout,
+            high_water=settings.ws_high_water,
+            drops=drops,
+        )
+        self.bus.subscribe(self.hub.deliver)
+        self.security = make_security(settings)
         flush = settings.flush_interval
         self.services = Services(
             objects=ObjectService(self.store, self.bus, drops, flush_interval=flush),
             properties=PropertyService(self.store, self.bus, drops, flush_interval=flush),
-            scenes=SceneService(self.store, self.hub),
+            scenes=SceneService(self.store, self.hub, self.security),
             hub=self.hub,
             drops=drops,
         )
@@ -69,12 +96,61 @@ class Node:
             users=UserService(self.catalog_store, secret=settings.jwt_secret),
             auth=settings.auth,
         )
+        if self.security.cbc:
+            s = settings  # Aesel returned its configured key texts at registration (reference 1.4)
+            self.services.scenes.response_extra = {
+                "encryption_key": s.aes_in_key, "encryption_iv": s.aes_in_iv,
+                "encryption_password": "", "encryption_salt": "",
+                "decryption_key": s.aes_out_key, "decryption_iv": s.aes_out_iv,
+                "decryption_password": "", "decryption_salt": "",
+            }  # fmt: skip
+        self.ingress = Ingress(
+            self.services.objects,
+            self.services.properties,
+            max_size=settings.udp_max_size,
+            is_protected=self.security.is_protected,
+        )
+        self.ws = WsServer(
+            self.services,
+            self.hub,
+            self.ingress,
+            self.bus.last_seq,
+            drops,
+            node=self.bus.origin,
+            max_message=settings.ws_max_message,
+            high_water=settings.ws_high_water,
+            sndbuf=settings.ws_sndbuf,
+            ping_interval=settings.ws_ping_interval,
+        )
+        if settings.auth:
+            self.ws.auth = True
+            self.ws.verifier = self._verify_ws_token
+        self.metrics = make_registry(
+            Sources(
+                hub=self.hub,
+                drops=drops,
+                udp_in=lambda: self.udp.received if self.udp is not None else 0,
+                ws_in=lambda: self.ws.events_in,
+                ws_connections=lambda: self.ws.connections,
+            )
+        )
         self.udp: UdpEndpoint | None = None
         self._udp_transport: asyncio.DatagramTransport | None = None
         self._http: _Server | None = None
         self._http_task: asyncio.Task[None] | None = None
         self.http_port = 0
         self.udp_port = 0
+        self.ws_port = 0
+
+    async def _verify_ws_token(self, token: str | None) -> str | None:
+        """With ``--auth``, a WebSocket needs the same JWT as the HTTP API."""
+        if token is None:
+            raise WsUnauthorized("a token is required: Authorization: Bearer, cookie or ?token=")
+        try:
+            user = await self.catalog.users.authenticate(token)
+        except AeselError as e:
+            raise WsUnauthorized(e.message) from None
+        return user.username
 
     async def start(self) -> None:
         s = self.settings
@@ -89,12 +165,7 @@ class Node:
 
         loop = asyncio.get_running_loop()
         transport, protocol = await loop.create_datagram_endpoint(
-            lambda: UdpEndpoint(
-                self.services.objects,
-                self.services.properties,
-                self.services.drops,
-                max_size=s.udp_max_size,
-            ),
+            lambda: UdpEndpoint(self.ingress, self.services.drops, self.security),
             local_addr=(s.host, s.udp_port),
         )
         _grow_buffers(transport.get_extra_info("socket"), s.udp_buffer)
@@ -102,6 +173,12 @@ class Node:
         self.udp = protocol
         self.udp_port = transport.get_extra_info("sockname")[1]
         self.hub.attach_udp(transport.sendto)
+        if self.security.cbc:
+            self.services.scenes.response_extra.update(
+                event_destination_host=s.host, event_destination_port=self.udp_port
+            )
+        await self.ws.start(s.host, s.ws_port)
+        self.ws_port = self.ws.port
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -109,6 +186,7 @@ class Node:
         self.http_port = sock.getsockname()[1]
         app = create_app(self.services, max_body=s.max_body)
         catalog_api.install(app, self.catalog)
+        app.state.metrics = self.metrics
         config = uvicorn.Config(
             app,
             loop="none",
@@ -126,8 +204,8 @@ class Node:
                 raise RuntimeError("http server stopped during start-up")
             await asyncio.sleep(0.01)
         log.info(
-            "aesel serving http=%s:%d udp=%s:%d data=%s (%d registrations loaded)",
-            s.host, self.http_port, s.host, self.udp_port, s.data_dir, n,
+            "aesel serving http=%s:%d udp=%s:%d ws=%s:%d data=%s (%d registrations loaded)",
+            s.host, self.http_port, s.host, self.udp_port, s.host, self.ws_port, s.data_dir, n,
         )  # fmt: skip
 
     async def stop(self) -> None:
@@ -136,6 +214,7 @@ class Node:
             self._http.should_exit = True
             with contextlib.suppress(Exception):
                 await self._http_task
+        await self.ws.stop()
         if self._udp_transport is not None:
             self._udp_transport.close()
         for table in (self.services.objects.table, self.services.properties.table):

@@ -69,7 +69,8 @@ async def _serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     await node.start()
     print(
-        f"aesel ready http={settings.host}:{node.http_port} udp={settings.host}:{node.udp_port}",
+        f"aesel ready http={settings.host}:{node.http_port} udp={settings.host}:{node.udp_port} "
+        f"ws={settings.host}:{node.ws_port}",
         flush=True,
     )
     try:

@@ -33,6 +33,49 @@ class Settings:
         default=4 << 20,
         metadata={"help": "UDP socket send/receive buffer in bytes (capped by the kernel)"},
     )
+    ws_port: int = field(default=8081, metadata={"help": "WebSocket port (0 = any free port)"})
+    ws_max_message: int = field(
+        default=1 << 16,
+        metadata={"help": "largest inbound WebSocket message in bytes (close 1009 beyond)"},
+    )
+    ws_high_water: int = field(
+        default=256 * 1024,
+        metadata={
+            "help": "bytes buffered for a WebSocket client before its events coalesce in its outbox"
+        },
+    )
+    ws_ping_interval: float = field(
+        default=20.0,
+        metadata={
+            "help": "seconds between keepalive pings; no pong by the next one closes (0 = off)"
+        },
+    )
+    ws_sndbuf: int = field(
+        default=0, metadata={"help": "SO_SNDBUF of WebSocket sockets (0 = kernel default)"}
+    )
+    slow_timeout: float = field(
+        default=2.0,
+        metadata={"help": "seconds a subscriber may stay behind before it is disconnected (4008)"},
+    )
+    max_outbox: int = field(
+        default=4096,
+        metadata={"help": "objects a slow subscriber's outbox may hold before it is disconnected"},
+    )
+    udp_security: str = field(
+        default="off",
+        metadata={
+            "help": "UDP encryption: off, gcm (devices may ask for a per-device AES-256-GCM key), "
+            "cbc (Aesel's cluster-wide AES-256-CBC) or gcm+cbc"
+        },
+    )
+    aes_key_encoding: str = field(
+        default="hex",
+        metadata={"help": "how CBC keys are written: hex (as the Aesel clients) or raw"},
+    )
+    aes_in_key: str = field(default="", metadata={"help": "CBC key for datagrams from devices"})
+    aes_in_iv: str = field(default="", metadata={"help": "CBC IV for datagrams from devices"})
+    aes_out_key: str = field(default="", metadata={"help": "CBC key for datagrams to devices"})
+    aes_out_iv: str = field(default="", metadata={"help": "CBC IV for datagrams to devices"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})
     max_asset_size: int = field(
         default=128 << 20, metadata={"help": "largest asset upload in bytes (413 beyond)"}

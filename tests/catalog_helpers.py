@@ -24,7 +24,9 @@ async def running(
 ) -> AsyncIterator[tuple[Node, httpx.AsyncClient]]:
     """A real node on free ports, and an httpx client for it; loop errors fail the test."""
     settings = replace(
-        Settings(http_port=0, udp_port=0, data_dir=tmp_path / "data", flush_interval=0.05),
+        Settings(
+            http_port=0, udp_port=0, ws_port=0, data_dir=tmp_path / "data", flush_interval=0.05
+        ),
         jwt_secret=SECRET,
         admin_user=ADMIN[0],
         admin_password=ADMIN[1],

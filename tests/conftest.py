@@ -45,7 +45,9 @@ def loop_errors() -> Iterator[list[dict[str, Any]]]:
 
 @pytest.fixture
 async def node(tmp_path: Path) -> AsyncIterator[Node]:
-    settings = Settings(http_port=0, udp_port=0, data_dir=tmp_path / "data", flush_interval=0.05)
+    settings = Settings(
+        http_port=0, udp_port=0, ws_port=0, data_dir=tmp_path / "data", flush_interval=0.05
+    )
     n = Node(settings)
     await n.start()
     loop = asyncio.get_running_loop()
@@ -161,7 +163,7 @@ READY = re.compile(r"aesel ready http=[\d.]+:(\d+) udp=[\d.]+:(\d+)")
 
 def start_aesel(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> AeselProcess:
     cmd = [sys.executable, "-m", "aesel", "serve", "--http-port", "0", "--udp-port", "0",
-           "--data-dir", str(data_dir), *args]  # fmt: skip
+           "--ws-port", "0", "--data-dir", str(data_dir), *args]  # fmt: skip
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,

@@ -204,6 +204,9 @@ class Device(Entity):
     host: str = ""
     port: int = 0
     connection_string: str = ""
+    format: str = "json"  # aesel: json (Aesel), batch or binary datagrams
+    encryption: str = ""  # aesel: "" (the node's default) or "gcm"
+    gcm_key: str = ""  # aesel: the device's AES-256-GCM key, Base64
 
     @property
     def addr(self) -> tuple[str, int] | None:

@@ -236,6 +236,8 @@ class DeviceIn(WireModel):
     port: int | None = Field(default=None, ge=0, le=999_999)
     connection_string: OptStr = None
     transform: DeviceTransformIn | None = None
+    format: OptStr = None  # aesel: "json" (default, Aesel), "batch" or "binary" datagrams
+    encryption: OptStr = None  # aesel: "gcm" asks for a per-device AES-256-GCM key
 
 
 class SceneIn(WireModel):

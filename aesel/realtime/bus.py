@@ -11,7 +11,6 @@ Contract (every implementation):
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Protocol
@@ -27,6 +26,10 @@ class Bus(Protocol):
     def publish(self, event: Event) -> None: ...
 
     def subscribe(self, handler: Handler) -> None: ...
+
+    def last_seq(self, scene: str) -> int:
+        """The seq of the last event of ``scene`` handed to this node's handlers (0: none)."""
+        ...
 
 
 class MemoryBus:
@@ -44,10 +47,16 @@ class MemoryBus:
     def subscribe(self, handler: Handler) -> None:
         self._handlers.append(handler)
 
+    def last_seq(self, scene: str) -> int:
+        return self._seq.get(scene, 0)
+
     def publish(self, event: Event) -> None:
         seq = self._seq.get(event.scene, 0) + 1
         self._seq[event.scene] = seq
-        event = dataclasses.replace(event, seq=seq, origin=self.origin)
+        # direct construction: dataclasses.replace costs ~10 us, a third of an event's ingress
+        event = Event(
+            event.scene, event.msg_type, event.key, event.payload, seq, self.origin, event.t_in
+        )
         for handler in self._handlers:
             try:
                 handler(event)

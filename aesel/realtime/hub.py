@@ -1,47 +1,246 @@
 """The Hub: who receives which scene, and the fan-out itself.
 
-Two indexes and no awaits: ``scene -> {device key -> address}`` for UDP devices. A broadcast
-resolves recipients, encodes the event once, and hands the same bytes to every recipient.
-Registrations change here the moment the REST call commits, so the very next event sees them.
+Theory of operation
+-------------------
+Two indexes and no awaits: ``scene -> {device key -> UdpTarget}`` for UDP devices and
+``scene -> {subscriber id -> WsSubscriber}`` for WebSocket subscribers. Registrations change
+here the moment the REST call commits, so the very next event sees them.
+
+``deliver`` (the bus handler) only appends the event to a pending list and, if none is
+scheduled yet, schedules ``flush`` with ``loop.call_soon``: the flush runs at the end of the
+current event-loop turn, so events that arrive together (one ``recvfrom`` batch, one REST
+bulk create) leave together, and no timer adds latency. ``flush`` groups the pending events by
+scene and encodes each event at most once per wire format, lazily (no binary encoding unless a
+binary subscriber exists). Then:
+
+- UDP ``json`` devices get one datagram per event (Aesel compatibility); ``batch`` devices get
+  the events newline-separated and ``binary`` devices the binary frames, packed into datagrams
+  under 1200 bytes. The datagram list of each format is built once per scene per flush.
+  Encrypted devices (GCM, CBC) need their own ciphertext, so they cost one encryption each.
+- WebSocket subscribers get one frame with all of the turn's events of that scene. The frame
+  bytes (WebSocket header included) are built once per format and written to every subscriber
+  that has no interest filter and no events to skip; the others get a frame of their own.
+
+Slow consumers: a WebSocket subscriber whose transport buffer is above the high watermark
+does not get writes; its events go to a bounded outbox that keeps only the latest event per
+object. When the transport drains (``on_writable``) the outbox leaves as one frame. A
+subscriber behind for longer than ``slow_timeout`` seconds, or with more than ``max_outbox``
+objects pending, is disconnected with close code 4008 (``slow``). Nothing in a broadcast ever
+awaits, so a stalled client costs the others one buffer-size check.
+
+The latency histogram observes, for each event, the time from ``Event.t_in`` (ingress) to the
+end of the flush that wrote it to its last recipient.
 """
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import logging
+import math
+import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
 
-import orjson
-
+from aesel.realtime import codec
 from aesel.realtime.event import Event
 
 log = logging.getLogger(__name__)
 
 Addr = tuple[str, int]
 Sender = Callable[[bytes, Addr], None]
+Scheduler = Callable[[Callable[[], None]], None]
+
+
+class Format(StrEnum):
+    """Wire formats a subscriber may choose."""
+
+    JSON = "json"  # UDP: one Aesel JSON event per datagram; WebSocket: JSON frames
+    BATCH = "batch"  # UDP only: newline-separated Aesel JSON, datagrams < 1200 bytes
+    BINARY = "binary"  # compact binary frames (float32 transforms)
+
+
+class DatagramCipher(Protocol):
+    """Encrypts one outbound datagram for one device (see ``aesel.udp.crypto``)."""
+
+    def seal(self, data: bytes) -> bytes: ...
+
+
+@dataclass(slots=True)
+class UdpTarget:
+    addr: Addr
+    format: Format = Format.JSON
+    cipher: DatagramCipher | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Interest:
+    """Only objects whose translation lies within ``radius`` of ``center``."""
+
+    center: tuple[float, float, float]
+    radius: float
+
+    def contains(self, pos: tuple[float, float, float] | None) -> bool:
+        if pos is None:
+            return True  # not a positioned event (properties, deletes): always relevant
+        dx, dy, dz = pos[0] - self.center[0], pos[1] - self.center[1], pos[2] - self.center[2]
+        return dx * dx + dy * dy + dz * dz <= self.radius * self.radius
+
+
+class Writer(Protocol):
+    """What the hub needs of a WebSocket connection: all synchronous."""
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes on the connection's transport (never blocks)."""
+
+    def buffered(self) -> int:
+        """Bytes waiting in the transport's write buffer."""
+
+    def close_slow(self, code: int, reason: str) -> None:
+        """Close the connection because it fell behind."""
+
+
+@dataclass(eq=False, slots=True)
+class WsSubscriber:
+    """One WebSocket connection's subscription to one scene."""
+
+    id: int
+    scene: str
+    writer: Writer
+    format: Format = Format.JSON
+    interest: Interest | None = None
+    min_seq: int = 0  # events up to this seq are already in the client's snapshot
+    outbox: dict[str, Encoded] = field(default_factory=dict)
+    behind_since: float = 0.0
+
+
+class Encoded:
+    """One event with its encodings, each computed on first use."""
+
+    __slots__ = ("_binary", "_json", "_pos", "_ws", "event")
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+        self._json: bytes | None = None
+        self._ws: bytes | None = None
+        self._binary: bytes | None = None
+        self._pos: tuple[float, float, float] | bool | None = False
+
+    @property
+    def json(self) -> bytes:
+        if self._json is None:
+            self._json = codec.aesel_json(self.event.payload)
+        return self._json
+
+    @property
+    def ws(self) -> bytes:
+        if self._ws is None:
+            self._ws = codec.ws_item(self.event.seq, self.json)
+        return self._ws
+
+    @property
+    def binary(self) -> bytes:
+        if self._binary is None:
+            e = self.event
+            self._binary = codec.binary_record(e.msg_type, e.seq, e.key, e.payload)
+        return self._binary
+
+    @property
+    def position(self) -> tuple[float, float, float] | None:
+        if self._pos is False:
+            t = self.event.payload.get("transform")
+            self._pos = (
+                (float(t[3]), float(t[7]), float(t[11]))
+                if isinstance(t, list) and len(t) == 16
+                else None
+            )
+        return self._pos  # type: ignore[return-value]
+
+
+LATENCY_BUCKETS = (
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+)  # fmt: skip
 
 
 @dataclass(slots=True)
 class HubStats:
+    """Counters read by the metrics collector at scrape time (no per-event metric calls)."""
+
     events: int = 0
-    deliveries: int = 0
+    udp_datagrams: int = 0
+    udp_deliveries: int = 0
+    ws_frames: int = 0
+    ws_deliveries: int = 0
     send_errors: int = 0
+    coalesced: int = 0
+    slow_disconnects: int = 0
+    flushes: int = 0
+    latency_counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
+    latency_sum: float = 0.0
+    latency_count: int = 0
+
+    @property
+    def deliveries(self) -> int:
+        return self.udp_deliveries + self.ws_deliveries
+
+    def observe(self, seconds: float) -> None:
+        self.latency_counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.latency_sum += seconds
+        self.latency_count += 1
+
+
+def _call_soon(fn: Callable[[], None]) -> None:
+    asyncio.get_running_loop().call_soon(fn)
 
 
 class Hub:
-    def __init__(self) -> None:
-        self._udp: dict[str, dict[str, Addr]] = {}
+    """Fan-out of bus events to UDP devices and WebSocket subscribers; see the module doc."""
+
+    def __init__(
+        self,
+        *,
+        epoch: int | None = None,
+        schedule: Scheduler = _call_soon,
+        max_outbox: int = 4096,
+        slow_timeout: float = 2.0,
+        high_water: int = 256 * 1024,
+        drops: Counter[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.epoch = epoch if epoch is not None else time.time_ns()
+        self._udp: dict[str, dict[str, UdpTarget]] = {}
+        self._ws: dict[str, dict[int, WsSubscriber]] = {}
         self._send: Sender | None = None
+        self._schedule = schedule
+        self._pending: list[Event] = []
+        self._scheduled = False
+        self.max_outbox = max_outbox
+        self.slow_timeout = slow_timeout
+        self.high_water = high_water
+        self.drops = drops if drops is not None else Counter()
+        self.clock = clock
         self.stats = HubStats()
 
     def attach_udp(self, send: Sender) -> None:
         """Set the function that writes one datagram (the UDP endpoint's ``sendto``)."""
         self._send = send
 
-    # -- registrations --------------------------------------------------------------------
+    # -- UDP registrations ------------------------------------------------------------------
 
-    def add_device(self, scene: str, device: str, addr: Addr) -> None:
-        self._udp.setdefault(scene, {})[device] = addr
+    def add_device(
+        self,
+        scene: str,
+        device: str,
+        addr: Addr,
+        *,
+        format: Format = Format.JSON,
+        cipher: DatagramCipher | None = None,
+    ) -> None:
+        """Send the scene's events to ``addr`` from the next event on."""
+        self._udp.setdefault(scene, {})[device] = UdpTarget(addr, Format(format), cipher)
 
     def remove_device(self, scene: str, device: str) -> None:
         devices = self._udp.get(scene)
@@ -54,21 +253,194 @@ class Hub:
         self._udp.pop(scene, None)
 
     def devices(self, scene: str) -> dict[str, Addr]:
-        return dict(self._udp.get(scene, {}))
+        return {k: t.addr for k, t in self._udp.get(scene, {}).items()}
 
-    # -- fan-out --------------------------------------------------------------------------
+    # -- WebSocket subscriptions ------------------------------------------------------------
+
+    def subscribe(self, sub: WsSubscriber) -> None:
+        """Add (or replace) a WebSocket subscription; events after ``sub.min_seq`` reach it."""
+        self._ws.setdefault(sub.scene, {})[sub.id] = sub
+
+    def unsubscribe(self, scene: str, sub_id: int) -> WsSubscriber | None:
+        subs = self._ws.get(scene)
+        if subs is None:
+            return None
+        sub = subs.pop(sub_id, None)
+        if not subs:
+            del self._ws[scene]
+        return sub
+
+    def subscriber(self, scene: str, sub_id: int) -> WsSubscriber | None:
+        return self._ws.get(scene, {}).get(sub_id)
+
+    def subscriber_count(self) -> int:
+        return sum(len(s) for s in self._ws.values())
+
+    def device_count(self) -> int:
+        return sum(len(s) for s in self._udp.values())
+
+    def outbox_depth(self) -> int:
+        return sum(len(sub.outbox) for subs in self._ws.values() for sub in subs.values())
+
+    # -- fan-out ----------------------------------------------------------------------------
 
     def deliver(self, event: Event) -> None:
+        """The bus handler: queue the event for the flush at the end of this loop turn."""
         self.stats.events += 1
-        devices = self._udp.get(event.scene)
-        if not devices or self._send is None:
+        if event.scene not in self._udp and event.scene not in self._ws:
             return
-        data = orjson.dumps(event.payload)
-        send = self._send
-        for addr in devices.values():
+        self._pending.append(event)
+        if not self._scheduled:
+            self._scheduled = True
+            self._schedule(self.flush)
+
+    def flush(self) -> None:
+        """Write every pending event to every recipient. Synchronous; never awaits."""
+        self._scheduled = False
+        events, self._pending = self._pending, []
+        if not events:
+            return
+        self.stats.flushes += 1
+        by_scene: dict[str, list[Encoded]] = {}
+        for e in events:
+            by_scene.setdefault(e.scene, []).append(Encoded(e))
+        for scene, encoded in by_scene.items():
+            udp = self._udp.get(scene)
+            if udp and self._send is not None:
+                self._fan_udp(scene, encoded, udp, self._send)
+            ws = self._ws.get(scene)
+            if ws:
+                self._fan_ws(scene, encoded, ws)
+        now = time.perf_counter_ns()
+        observe = self.stats.observe
+        for e in events:
+            if e.t_in:
+                observe((now - e.t_in) / 1e9)
+
+    def _fan_udp(
+        self, scene: str, encoded: list[Encoded], targets: dict[str, UdpTarget], send: Sender
+    ) -> None:
+        per_format: dict[Format, list[bytes]] = {}
+        stats = self.stats
+        n = len(encoded)
+        for target in targets.values():
+            fmt = target.format
+            datagrams = per_format.get(fmt)
+            if datagrams is None:
+                if fmt is Format.JSON:
+                    datagrams = [e.json for e in encoded]
+                elif fmt is Format.BATCH:
+                    datagrams = codec.pack_datagrams(e.json for e in encoded)
+                else:
+                    datagrams = codec.pack_binary_datagrams(
+                        self.epoch, scene, [e.binary for e in encoded]
+                    )
+                per_format[fmt] = datagrams
+            cipher = target.cipher
+            addr = target.addr
             try:
-                send(data, addr)
+                if cipher is None:
+                    for d in datagrams:
+                        send(d, addr)
+                else:
+                    for d in datagrams:
+                        send(cipher.seal(d), addr)
             except OSError:
-                self.stats.send_errors += 1
+                stats.send_errors += 1
+                self.drops["send_error"] += 1
                 continue
-            self.stats.deliveries += 1
+            stats.udp_datagrams += len(datagrams)
+            stats.udp_deliveries += n
+
+    def _frame(self, scene: str, fmt: Format, items: list[Encoded]) -> bytes:
+        if fmt is Format.BINARY:
+            body = codec.binary_frame(
+                codec.FRAME_EVENTS, self.epoch, scene, [e.binary for e in items]
+            )
+            return codec.ws_frame(body, codec.OP_BINARY)
+        return codec.ws_frame(codec.ws_events(scene, self.epoch, [e.ws for e in items]))
+
+    def _fan_ws(self, scene: str, encoded: list[Encoded], subs: dict[int, WsSubscriber]) -> None:
+        shared: dict[Format, bytes] = {}
+        first_seq = encoded[0].event.seq
+        high = self.high_water
+        stats = self.stats
+        slow: list[WsSubscriber] = []
+        for sub in list(subs.values()):
+            if sub.interest is None and sub.min_seq < first_seq:
+                items = encoded
+                frame = shared.get(sub.format)
+            else:
+                interest, floor = sub.interest, sub.min_seq
+                items = [
+                    e
+                    for e in encoded
+                    if e.event.seq > floor and (interest is None or interest.contains(e.position))
+                ]
+                if not items:
+                    continue
+                frame = None
+            if sub.outbox or sub.writer.buffered() > high:
+                self._coalesce(sub, items)
+                if (
+                    len(sub.outbox) > self.max_outbox
+                    or self.clock() - sub.behind_since > self.slow_timeout
+                ):
+                    slow.append(sub)
+                continue
+            if frame is None:
+                frame = self._frame(scene, sub.format, items)
+                if items is encoded:
+                    shared[sub.format] = frame
+            sub.writer.write(frame)
+            stats.ws_frames += 1
+            stats.ws_deliveries += len(items)
+        for sub in slow:
+            self.disconnect_slow(sub)
+
+    def _coalesce(self, sub: WsSubscriber, items: list[Encoded]) -> None:
+        if not sub.outbox:
+            sub.behind_since = self.clock()
+        for e in items:
+            if sub.outbox.pop(e.event.key, None) is not None:
+                self.stats.coalesced += 1
+                self.drops["coalesced"] += 1
+            sub.outbox[e.event.key] = e
+
+    def on_writable(self, sub: WsSubscriber) -> None:
+        """The subscriber's transport drained below its low watermark: send its outbox."""
+        if not sub.outbox or self.subscriber(sub.scene, sub.id) is not sub:
+            return
+        items = sorted(sub.outbox.values(), key=lambda e: e.event.seq)
+        sub.outbox.clear()
+        sub.writer.write(self._frame(sub.scene, sub.format, items))
+        self.stats.ws_frames += 1
+        self.stats.ws_deliveries += len(items)
+
+    def disconnect_slow(self, sub: WsSubscriber) -> None:
+        """Drop a subscriber that stayed behind, closing its connection with 4008."""
+        from aesel.realtime.protocol import CloseCode  # local: protocol imports hub types
+
+        self.unsubscribe(sub.scene, sub.id)
+        self.drops["slow_consumer"] += len(sub.outbox)
+        sub.outbox.clear()
+        self.stats.slow_disconnects += 1
+        log.warning("ws: subscriber %d of scene %r disconnected: slow consumer", sub.id, sub.scene)
+        sub.writer.close_slow(int(CloseCode.SLOW), "slow consumer")
+
+
+def latency_quantile(stats: HubStats, q: float) -> float:
+    """An upper bound of the ``q`` quantile of the latency histogram in seconds (nan if empty)."""
+    total = stats.latency_count
+    if not total:
+        return math.nan
+    target = q * total
+    acc = 0
+    for i, c in enumerate(stats.latency_counts):
+        acc += c
+        if acc >= target:
+            return LATENCY_BUCKETS[i] if i < len(LATENCY_BUCKETS) else math.inf
+    return math.inf
+
+
+__all__ = ["Any", "Encoded", "Format", "Hub", "HubStats", "Interest", "UdpTarget", "WsSubscriber"]

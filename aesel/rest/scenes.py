@@ -86,9 +86,14 @@ async def register(key: str, body: SceneList, svc: Svc, who: Who) -> JSON:
         "port": r.device.port,
         "connection_string": r.device.connection_string,
         "transform": r.registration.transform.to_json(),
+        "format": r.device.format,
     }
+    extra: dict[str, object] = dict(svc.scenes.response_extra)
+    if r.device.encryption == "gcm":
+        device["encryption"] = "gcm"
+        extra["gcm_key"] = r.device.gcm_key
     return responses.scenes(
-        int(SceneMsg.ENTER), [{"key": r.scene.key, "devices": [device]}, {"key": r.origin}]
+        int(SceneMsg.ENTER), [{"key": r.scene.key, "devices": [device]}, {"key": r.origin}], **extra
     )
 
 

@@ -62,7 +62,7 @@ class ObjectService:
             flush_interval=flush_interval,
         )
         # streamed updates waiting for their object to load, in arrival order, by key
-        self._queued: dict[str, list[tuple[ObjectIn, int, str | None, int]]] = {}
+        self._waiting: dict[str, list[tuple[ObjectIn, int, str | None, int]]] = {}
 
     # -- publishing -----------------------------------------------------------------------
 
@@ -260,9 +260,9 @@ class ObjectService:
         """
         if not inp.key:
             raise MissingData("event has no key")
-        queued = self._queued.get(inp.key)
-        if queued is not None:  # behind earlier updates still waiting for the load
-            queued.append((inp, msg_type, device, t_in))
+        waiting = self._waiting.get(inp.key)
+        if waiting is not None:  # keep arrival order behind a load in flight
+            waiting.append((inp, msg_type, device, t_in))
             return
         obj = self.table.peek(inp.key)
         if obj is not None:
@@ -270,16 +270,16 @@ class ObjectService:
         elif self.table.is_deleted(inp.key):
             raise NotFound(f"no object with key {inp.key!r}")
         else:
-            self._queued[inp.key] = [(inp, msg_type, device, t_in)]
+            self._waiting[inp.key] = [(inp, msg_type, device, t_in)]
             asyncio.get_running_loop().create_task(self._stream_after_load(inp.key))
 
     async def _stream_after_load(self, key: str) -> None:
         """Load the object, then apply every update queued for it meanwhile, in order."""
         try:
             loaded: Object3D | AeselError | None = await self.table.get(key)
-        except AeselError as e:
+        except AeselError as e:  # the store is down: every waiting update is dropped for it
             loaded = e
-        for inp, msg_type, device, t_in in self._queued.pop(key, []):
+        for inp, msg_type, device, t_in in self._waiting.pop(key, []):
             try:
                 if isinstance(loaded, AeselError):
                     raise loaded
@@ -290,6 +290,26 @@ class ObjectService:
             except AeselError as e:
                 self.drops[e.reason] += 1
                 log.debug("dropped streamed object update: %s", e.message)
+
+    def stream_transform(
+        self, key: str, scene: str, transform: tuple[float, ...], device: str | None, t_in: int
+    ) -> bool:
+        """The hot path of ``stream`` for a bare transform update (msg_type 1 with only key,
+        scene, transform and device, already checked by the caller): same outcome, without
+        building an ``ObjectIn``. Returns False when the object is not cached or updates for it
+        are waiting on a load; the caller then takes the general path.
+        """
+        obj = self.table.peek(key)
+        if obj is None or key in self._waiting:
+            return False
+        check_lock(obj.owner, device)
+        changes: dict[str, object] = {"transform": transform}
+        if scene:
+            changes["scene"] = scene
+        new = obj.model_copy(update=changes)
+        self.table.put_streamed(new)
+        self._publish(MsgType.OBJ_UPD, new, t_in=t_in)
+        return True
 
     def _apply_stream(
         self, obj: Object3D, inp: ObjectIn, msg_type: int, device: str | None, t_in: int

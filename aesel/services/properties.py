@@ -42,7 +42,7 @@ class PropertyService:
             flush_interval=flush_interval,
         )
         # streamed updates waiting for their property to load, in arrival order, by key
-        self._queued: dict[str, list[tuple[PropertyIn, int, int]]] = {}
+        self._waiting: dict[str, list[tuple[PropertyIn, int, int]]] = {}
 
     def _publish(
         self,
@@ -192,9 +192,9 @@ class PropertyService:
         """Apply a streamed update (msg_type 9, 24 or 28); see ``ObjectService.stream``."""
         if not inp.key:
             raise MissingData("event has no key")
-        queued = self._queued.get(inp.key)
-        if queued is not None:  # behind earlier updates still waiting for the load
-            queued.append((inp, msg_type, t_in))
+        waiting = self._waiting.get(inp.key)
+        if waiting is not None:  # keep arrival order behind a load in flight
+            waiting.append((inp, msg_type, t_in))
             return
         prop = self.table.peek(inp.key)
         if prop is not None:
@@ -202,16 +202,16 @@ class PropertyService:
         elif self.table.is_deleted(inp.key):
             raise NotFound(f"no property with key {inp.key!r}")
         else:
-            self._queued[inp.key] = [(inp, msg_type, t_in)]
+            self._waiting[inp.key] = [(inp, msg_type, t_in)]
             asyncio.get_running_loop().create_task(self._stream_after_load(inp.key))
 
     async def _stream_after_load(self, key: str) -> None:
         """Load the property, then apply every update queued for it meanwhile, in order."""
         try:
             loaded: Property | AeselError | None = await self.table.get(key)
-        except AeselError as e:
+        except AeselError as e:  # the store is down: every waiting update is dropped for it
             loaded = e
-        for inp, msg_type, t_in in self._queued.pop(key, []):
+        for inp, msg_type, t_in in self._waiting.pop(key, []):
             try:
                 if isinstance(loaded, AeselError):
                     raise loaded

@@ -17,6 +17,7 @@ Transforms (reference 3.5, decisions section 2), as 4x4 matrices acting on colum
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 from collections import deque
 from dataclasses import dataclass
@@ -26,9 +27,10 @@ from aesel.model import transform as tf
 from aesel.model.entities import Device, DeviceTransform, Registration, Scene
 from aesel.model.ids import new_uuid
 from aesel.model.wire import DeviceIn, DeviceTransformIn, SceneIn
-from aesel.realtime.hub import Hub
+from aesel.realtime.hub import DatagramCipher, Format, Hub
 from aesel.services.viewer import Viewer
 from aesel.storage.base import SceneFilter, SceneStore
+from aesel.udp.crypto import UdpSecurity, new_key
 
 APPEND, REMOVE = 10, 11
 
@@ -61,18 +63,38 @@ def _edit_list(
     return tuple(new)
 
 
+FORMATS = ("json", "batch", "binary")
+ENCRYPTIONS = ("", "none", "cbc", "gcm")
+
+
 class SceneService:
-    def __init__(self, store: SceneStore, hub: Hub) -> None:
+    def __init__(self, store: SceneStore, hub: Hub, security: UdpSecurity | None = None) -> None:
         self.store = store
         self.hub = hub
+        self.security = security or UdpSecurity()
+        self.response_extra: dict[str, object] = {}  # CBC mode: Aesel's key fields, set by the node
+
+    def _attach(self, scene: str, device: Device) -> bool:
+        """Put the device in the hub for ``scene`` (or take it out when it has no address)."""
+        if device.addr is None:
+            self.hub.remove_device(scene, device.key)
+            return False
+        cipher: DatagramCipher | None = None
+        if device.encryption == "gcm" and device.gcm_key and self.security.gcm:
+            cipher = self.security.channel(device.key, base64.b64decode(device.gcm_key))
+        elif self.security.cbc_out is not None:
+            cipher = self.security.cbc_out
+        self.hub.add_device(
+            scene, device.key, device.addr, format=Format(device.format), cipher=cipher
+        )
+        return True
 
     async def load_registrations(self) -> int:
         """Fill the hub from the durable registrations (at start-up)."""
         n = 0
         for reg in await self.store.registrations():
             device = await self.store.get_device(reg.device)
-            if device is not None and device.addr is not None:
-                self.hub.add_device(reg.scene, reg.device, device.addr)
+            if device is not None and self._attach(reg.scene, device):
                 n += 1
         return n
 
@@ -166,12 +188,32 @@ class SceneService:
         hostname = inp.hostname if inp.hostname is not None else (old.hostname if old else "")
         port = inp.port if inp.port is not None else (old.port if old else 0)
         host = await self._resolve(hostname, port) if hostname and 0 < port < 65536 else ""
+        fmt = inp.format if inp.format is not None else (old.format if old else "json")
+        if fmt not in FORMATS:
+            raise BadRequest(f"device format is {fmt!r}, expected 'json', 'batch' or 'binary'")
+        enc = inp.encryption if inp.encryption is not None else (old.encryption if old else "")
+        if enc not in ENCRYPTIONS:
+            raise BadRequest(f"device encryption is {enc!r}, expected 'gcm', 'cbc' or 'none'")
+        enc = "gcm" if enc == "gcm" else ""
+        if enc == "gcm" and not self.security.gcm:
+            raise BadRequest(
+                "device encryption is 'gcm' but gcm is off, "
+                "expected a node run with --udp-security gcm"
+            )
+        gcm_key = (
+            (old.gcm_key if old and old.gcm_key else base64.b64encode(new_key()).decode())
+            if enc
+            else ""
+        )
         device = Device(
             key=key,
             hostname=hostname,
             host=host,
             port=port,
             connection_string=inp.connection_string or (old.connection_string if old else ""),
+            format=fmt,
+            encryption=enc,
+            gcm_key=gcm_key,
         )
         if device != old:
             await self.store.put_device(device)
@@ -237,10 +279,7 @@ class SceneService:
             if derived is None and given is not None:
                 await self._link_from_others(key, device.key, given.matrix())
             await self.store.put_registration(reg)
-        if device.addr is not None:
-            self.hub.add_device(key, device.key, device.addr)
-        else:
-            self.hub.remove_device(key, device.key)
+        self._attach(key, device)
         return Registered(scene, device, reg, origin)
 
     async def deregister(self, key: str, scenes: list[SceneIn]) -> None:

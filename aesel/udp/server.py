@@ -10,33 +10,25 @@ from typing import cast
 
 from aesel.errors import AeselError
 from aesel.logutil import LogLimiter
-from aesel.model.wire import ObjectIn, PropertyIn
-from aesel.services.objects import ObjectService
-from aesel.services.properties import PropertyService
-from aesel.udp.codec import decode_event
+from aesel.realtime.ingress import Ingress
+from aesel.udp.crypto import UdpSecurity
 
 log = logging.getLogger(__name__)
 
 
 class UdpEndpoint(asyncio.DatagramProtocol):
-    """Decodes each datagram, applies it through the services, counts what it drops.
+    """Decrypts (when on) and decodes each datagram, applies it, counts what it drops.
 
     Nothing here awaits: an event for a cached object goes from ``datagram_received`` to the
-    outbound ``sendto`` calls in one synchronous pass.
+    hub in one synchronous pass; the hub writes the outbound datagrams at the end of the turn.
     """
 
     def __init__(
-        self,
-        objects: ObjectService,
-        properties: PropertyService,
-        drops: Counter[str],
-        *,
-        max_size: int,
+        self, ingress: Ingress, drops: Counter[str], security: UdpSecurity | None = None
     ) -> None:
-        self.objects = objects
-        self.properties = properties
+        self.ingress = ingress
         self.drops = drops
-        self.max_size = max_size
+        self.security = security or UdpSecurity()
         self.received = 0
         self.transport: asyncio.DatagramTransport | None = None
         self._limited = LogLimiter(log)
@@ -48,13 +40,8 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         t_in = time.perf_counter_ns()
         self.received += 1
         try:
-            event = decode_event(data, self.max_size)
-            body = event.body
-            if isinstance(body, ObjectIn):
-                self.objects.stream(body, event.msg_type, body.device, t_in)
-            else:
-                assert isinstance(body, PropertyIn)
-                self.properties.stream(body, event.msg_type, t_in)
+            plain, device = self.security.open(data)
+            self.ingress.apply(plain, t_in, device)
         except AeselError as e:
             self.drops[e.reason] += 1
             self._limited.warning(

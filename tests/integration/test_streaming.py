@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from aesel.app import Node
@@ -189,3 +191,40 @@ async def test_update_of_an_uncached_object_is_loaded_then_applied(
     got = [await dev.recv() for _ in range(3)]
     assert [g["transform"][0] for g in got] == [0.0, 1.0, 2.0]
     assert got[0]["name"] == "cold"
+
+
+async def test_devices_that_opt_in_get_batched_or_binary_datagrams(
+    http: httpx.AsyncClient, make_device: Any, node: Node
+) -> None:
+    from aesel.realtime import codec
+
+    plain, batch, binary = await make_device(), await make_device(), await make_device()
+    await register(http, "s", plain, "plain")
+    r = await register(http, "s", batch, "batch", format="batch")
+    assert r["scenes"][0]["devices"][0]["format"] == "batch"
+    await register(http, "s", binary, "binary", format="binary")
+    objs = [{"name": f"o{i}", "scene": "s"} for i in range(8)]
+    r2 = await http.post("/v1/scene/s/object", json={"objects": objs})
+    keys = [o["key"] for o in r2.json()["objects"]]
+    # one REST call, one loop turn: 8 datagrams for the Aesel device, fewer for the others
+    got_plain = [(await plain.recv())["key"] for _ in keys]
+    assert got_plain == keys
+    lines: list[bytes] = []
+    while len(lines) < len(keys):
+        data = await asyncio.wait_for(batch.peer.queue.get(), 2)
+        assert len(data) < codec.MAX_DATAGRAM
+        lines += data.split(b"\n")
+    assert [orjson.loads(x)["key"] for x in lines] == keys
+    records: list[dict[str, Any]] = []
+    while len(records) < len(keys):
+        data = await asyncio.wait_for(binary.peer.queue.get(), 2)
+        assert len(data) <= codec.MAX_DATAGRAM
+        records += codec.decode_binary(data)[3]
+    assert [r["key"] for r in records] == keys
+    bad = await http.post(
+        "/v1/scene/s/register",
+        json={"scenes": [{"key": "s", "devices": [{"key": "x", "format": "xml"}]}]},
+    )
+    assert (
+        bad.status_code == 400 and "expected 'json', 'batch' or 'binary'" in bad.json()["err_msg"]
+    )

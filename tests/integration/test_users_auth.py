@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
 import httpx
 import jwt
+import orjson
 import pytest
 
 from tests.catalog_helpers import ADMIN, SECRET, login, running, upload
@@ -225,3 +227,32 @@ async def test_private_things_are_visible_to_their_owner_only(tmp_path: Path) ->
         assert (await http.get(f"/v1/project/{p['id']}", headers=admin)).status_code == 200
         assert (await http.delete(f"/v1/project/{p['id']}", headers=carol)).status_code == 416
         assert (await http.get(f"/v1/project/{p['id']}", headers=bob)).status_code == 200
+
+
+async def test_websocket_needs_the_same_jwt_with_auth_on(tmp_path: Path) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    async with running(tmp_path, auth=True) as (node, http):
+        headers = await login(http, *ADMIN)
+        await http.post(
+            "/users/sign-up",
+            headers=headers,
+            json={"username": "bob", "password": "pw-of-bob", "email": "b@x"},
+        )
+        await http.put("/v1/scene/secret", headers=headers, json={"scenes": [{"public": False}]})
+        url = f"ws://127.0.0.1:{node.ws_port}/"
+        for bad in ("", "?token=forged.jwt.value"):
+            with pytest.raises(InvalidStatus) as e:
+                await connect(url + bad)
+            assert e.value.response.status_code == 401
+        token = headers["Authorization"].removeprefix("Bearer ")
+        async with connect(f"{url}?token={token}") as ws:
+            welcome = orjson.loads(await asyncio.wait_for(ws.recv(), 3))
+            assert welcome["principal"] == ADMIN[0]
+        bob = (await login(http, "bob", "pw-of-bob"))["Authorization"].removeprefix("Bearer ")
+        async with connect(url, additional_headers={"Authorization": f"Bearer {bob}"}) as ws:
+            assert orjson.loads(await asyncio.wait_for(ws.recv(), 3))["principal"] == "bob"
+            await ws.send(orjson.dumps({"type": "subscribe", "scene": "secret"}).decode())
+            reply = orjson.loads(await asyncio.wait_for(ws.recv(), 3))
+            assert reply["type"] == "error" and reply["scene"] == "secret"  # not bob's scene

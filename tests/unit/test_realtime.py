@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
 
 from aesel.realtime.bus import MemoryBus
 from aesel.realtime.event import Event
 from aesel.realtime.hub import Hub
+
+
+def now(flush: Callable[[], None]) -> None:
+    """Flush at once instead of at the end of the loop turn (no loop in these tests)."""
+    flush()
 
 
 def ev(scene: str, key: str = "k") -> Event:
@@ -37,7 +44,7 @@ def test_a_failing_handler_does_not_stop_the_others() -> None:
 
 
 def test_hub_sends_the_same_bytes_to_every_device_of_the_scene() -> None:
-    hub = Hub()
+    hub = Hub(schedule=now)
     sent: list[tuple[bytes, tuple[str, int]]] = []
     hub.attach_udp(lambda data, addr: sent.append((data, addr)))
     hub.add_device("a", "d1", ("127.0.0.1", 1))
@@ -51,7 +58,7 @@ def test_hub_sends_the_same_bytes_to_every_device_of_the_scene() -> None:
 
 
 def test_hub_registration_changes_apply_to_the_next_event() -> None:
-    hub = Hub()
+    hub = Hub(schedule=now)
     sent: list[tuple[str, int]] = []
     hub.attach_udp(lambda _data, addr: sent.append(addr))
     hub.add_device("a", "d1", ("127.0.0.1", 1))
@@ -64,7 +71,7 @@ def test_hub_registration_changes_apply_to_the_next_event() -> None:
 
 
 def test_hub_counts_send_errors_and_goes_on() -> None:
-    hub = Hub()
+    hub = Hub(schedule=now)
     sent: list[int] = []
 
     def send(_data: bytes, addr: tuple[str, int]) -> None:

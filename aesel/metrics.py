@@ -1,0 +1,119 @@
+"""Prometheus metrics, read at scrape time from the counters the hot paths already keep.
+
+The hot paths increment plain integers (``HubStats``, the shared drop ``Counter``); this
+collector turns them into Prometheus families when ``/metrics`` is scraped, so a delivery
+costs no metric call. Each node has its own registry (several nodes can share a process in
+tests).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+from aesel.realtime.hub import LATENCY_BUCKETS, Hub
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass
+class Sources:
+    """Where the numbers come from; the inbound counts are read through callables."""
+
+    hub: Hub
+    drops: Counter[str]
+    udp_in: Callable[[], int]
+    ws_in: Callable[[], int]
+    ws_connections: Callable[[], int]
+
+
+class AeselCollector:
+    def __init__(self, sources: Sources) -> None:
+        self.s = sources
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.s
+        st = s.hub.stats
+        c = CounterMetricFamily(
+            "aesel_events_in", "Events received, by transport", labels=["transport"]
+        )
+        c.add_metric(["udp"], s.udp_in())
+        c.add_metric(["ws"], s.ws_in())
+        yield c
+        c = CounterMetricFamily(
+            "aesel_events_published", "Events published on the bus (every transport, REST too)"
+        )
+        c.add_metric([], st.events)
+        yield c
+        c = CounterMetricFamily(
+            "aesel_events_out", "Datagrams and frames written, by transport", labels=["transport"]
+        )
+        c.add_metric(["udp"], st.udp_datagrams)
+        c.add_metric(["ws"], st.ws_frames)
+        yield c
+        c = CounterMetricFamily(
+            "aesel_deliveries",
+            "Events delivered to one subscriber, by transport",
+            labels=["transport"],
+        )
+        c.add_metric(["udp"], st.udp_deliveries)
+        c.add_metric(["ws"], st.ws_deliveries)
+        yield c
+        c = CounterMetricFamily(
+            "aesel_drops", "Inbound events and deliveries dropped, by reason", labels=["reason"]
+        )
+        for reason, n in sorted(s.drops.items()):
+            c.add_metric([reason], n)
+        yield c
+        c = CounterMetricFamily(
+            "aesel_slow_consumer_disconnects", "Subscribers disconnected for falling behind"
+        )
+        c.add_metric([], st.slow_disconnects)
+        yield c
+        c = CounterMetricFamily("aesel_hub_flushes", "End-of-turn flushes of the hub")
+        c.add_metric([], st.flushes)
+        yield c
+        g = GaugeMetricFamily("aesel_outbox_depth", "Objects waiting in slow subscribers' outboxes")
+        g.add_metric([], s.hub.outbox_depth())
+        yield g
+        g = GaugeMetricFamily(
+            "aesel_subscribers", "Current subscribers, by transport", labels=["transport"]
+        )
+        g.add_metric(["udp"], s.hub.device_count())
+        g.add_metric(["ws"], s.hub.subscriber_count())
+        yield g
+        g = GaugeMetricFamily("aesel_ws_connections", "Open WebSocket connections")
+        g.add_metric([], s.ws_connections())
+        yield g
+        buckets: list[tuple[str, float]] = []
+        acc = 0
+        for bound, n in zip(LATENCY_BUCKETS, st.latency_counts, strict=False):
+            acc += n
+            buckets.append((repr(bound), acc))
+        buckets.append(("+Inf", st.latency_count))
+        h = HistogramMetricFamily(
+            "aesel_delivery_latency_seconds",
+            "Time from event in (ingress) to its last delivery out",
+            buckets=buckets,
+            sum_value=st.latency_sum,
+        )
+        yield h
+
+
+def make_registry(sources: Sources) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(AeselCollector(sources))
+    return registry
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)

@@ -1,0 +1,330 @@
+"""The WebSocket endpoint (:8081): the asyncio adapter around ``protocol.Session``.
+
+The connection handler owns the socket: it reads messages, feeds them to the session and
+carries out the commands. Outbound bytes never go through ``await send()``: snapshots, replies
+and the hub's event frames are prebuilt WebSocket frames written straight to the transport,
+so a broadcast writes the same bytes to every subscriber and never awaits. The ``websockets``
+library does the handshake, reads, pings and closes; compression is off (it costs ~3x CPU and
+~4x memory per connection, see ``notes/performance.md``).
+
+Authentication is a pluggable :data:`TokenVerifier`: it receives the bearer token (the
+``Authorization: Bearer`` header, the ``access_token`` cookie or the ``token`` query
+parameter) and returns the principal, ``None`` for anonymous, or raises :class:`Unauthorized`,
+which answers the handshake with HTTP 401. The default accepts everyone, as with auth off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import socket
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from http.cookies import SimpleCookie
+from typing import Any, cast
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from aesel.errors import AeselError
+from aesel.realtime import codec
+from aesel.realtime.hub import Format, Hub, WsSubscriber
+from aesel.realtime.ingress import Ingress
+from aesel.realtime.protocol import (
+    Close,
+    Inbound,
+    Reply,
+    Session,
+    SetInterest,
+    Subscribe,
+    Unsubscribe,
+    error,
+)
+from aesel.services.bundle import Services
+from aesel.services.viewer import Viewer
+
+log = logging.getLogger(__name__)
+
+
+class Unauthorized(Exception):
+    """Raised by a token verifier to refuse a connection."""
+
+
+TokenVerifier = Callable[[str | None], Awaitable[str | None]]
+SeqSource = Callable[[str], int]
+
+
+async def open_verifier(token: str | None) -> str | None:
+    """The default verifier: auth off, everyone is anonymous."""
+    return None
+
+
+def bearer_token(request: Request) -> str | None:
+    """The handshake's token: ``Authorization: Bearer``, ``access_token`` cookie or ``?token=``."""
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip() or None
+    cookie = request.headers.get("Cookie")
+    if cookie:
+        jar: SimpleCookie = SimpleCookie()
+        with contextlib.suppress(Exception):
+            jar.load(cookie)
+            if "access_token" in jar:
+                return jar["access_token"].value
+    q = parse_qs(urlsplit(request.path).query).get("token")
+    return q[0] if q else None
+
+
+class AeselConnection(ServerConnection):
+    """A ``websockets`` connection that the hub can write to synchronously (a hub ``Writer``)."""
+
+    hub: Hub
+    subs: dict[str, WsSubscriber]
+    principal: str | None = None
+    pending_pong: asyncio.Future[float] | None = None
+
+    def write(self, data: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(data)
+
+    def buffered(self) -> int:
+        return int(self.transport.get_write_buffer_size())
+
+    def close_slow(self, code: int, reason: str) -> None:
+        for sub in list(getattr(self, "subs", {}).values()):
+            self.hub.unsubscribe(sub.scene, sub.id)
+        with contextlib.suppress(Exception):
+            self.protocol.fail(code, reason)
+            self.send_data()
+        # the close frame waits behind the backlog; do not wait for a client that is not reading
+        self.loop.call_later(1.0, self.transport.abort)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        for sub in list(getattr(self, "subs", {}).values()):
+            self.hub.on_writable(sub)
+
+
+class WsServer:
+    """Serves WebSocket clients; see the module docstring and ``docs/realtime.md``."""
+
+    def __init__(
+        self,
+        services: Services,
+        hub: Hub,
+        ingress: Ingress,
+        last_seq: SeqSource,
+        drops: Counter[str],
+        *,
+        node: str = "local",
+        verifier: TokenVerifier = open_verifier,
+        auth: bool = False,
+        max_message: int = 1 << 16,
+        high_water: int = 256 * 1024,
+        sndbuf: int = 0,
+        snapshot_limit: int = 100_000,
+        ping_interval: float = 20.0,
+    ) -> None:
+        self.services = services
+        self.hub = hub
+        self.ingress = ingress
+        self.last_seq = last_seq
+        self.drops = drops
+        self.node = node
+        self.verifier = verifier
+        self.auth = auth
+        self.max_message = max_message
+        self.high_water = high_water
+        self.sndbuf = sndbuf
+        self.snapshot_limit = snapshot_limit
+        self.ping_interval = ping_interval
+        self._open: set[AeselConnection] = set()
+        self._keepalive_task: asyncio.Task[None] | None = None
+        self._ids = itertools.count(1)
+        self._server: Server | None = None
+        self.port = 0
+        self.connections = 0
+        self.received = 0
+        self.events_in = 0
+
+    async def start(self, host: str, port: int) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        self.port = sock.getsockname()[1]
+        self._server = await serve(
+            self._handle,
+            sock=sock,
+            compression=None,
+            max_size=self.max_message,
+            max_queue=16,
+            write_limit=(self.high_water, self.high_water // 4),
+            process_request=self._authenticate,
+            create_connection=AeselConnection,
+            ping_interval=None,  # one keepalive task for all connections, not one each
+            backlog=4096,
+        )
+        if self.ping_interval > 0:
+            self._keepalive_task = asyncio.get_running_loop().create_task(
+                self._keepalive(), name="ws-keepalive"
+            )
+
+    async def _keepalive(self) -> None:
+        """Ping every connection each interval; drop those that did not answer the last ping.
+
+        One task for the whole node: a task per connection (the library's default) costs
+        ~3 KiB of memory per connection.
+        """
+        while True:
+            await asyncio.sleep(self.ping_interval)
+            for conn in list(self._open):
+                pong = conn.pending_pong
+                if pong is not None and not pong.done():
+                    log.info("ws: connection %s did not answer a ping: closing", conn.id)
+                    conn.transport.abort()
+                    continue
+                try:
+                    waiter = cast("asyncio.Future[float]", await conn.ping())
+                except Exception:
+                    continue
+                # retrieve the waiter's outcome so a closed connection logs nothing
+                waiter.add_done_callback(lambda f: f.cancelled() or f.exception())
+                conn.pending_pong = waiter
+
+    async def stop(self) -> None:
+        if self._keepalive_task is not None:
+            self._keepalive_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keepalive_task
+        if self._server is not None:
+            self._server.close(close_connections=True)
+            await self._server.wait_closed()
+
+    async def _authenticate(self, conn: ServerConnection, request: Request) -> Response | None:
+        try:
+            principal = await self.verifier(bearer_token(request))
+        except Unauthorized as e:
+            body = orjson.dumps({"err_code": 101, "err_msg": str(e) or "unauthorized"})
+            headers = Headers(
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            )
+            return Response(HTTPStatus.UNAUTHORIZED, "Unauthorized", headers, body)
+        assert isinstance(conn, AeselConnection)
+        conn.principal = principal
+        return None
+
+    async def _handle(self, conn: ServerConnection) -> None:
+        assert isinstance(conn, AeselConnection)
+        conn.hub = self.hub
+        conn.subs = {}
+        sock = conn.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self.sndbuf:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.sndbuf)
+        fmt = (
+            Format.BINARY
+            if "format=binary" in (conn.request.path if conn.request else "")
+            else Format.JSON
+        )
+        session = Session(principal=conn.principal, default_format=fmt)
+        self.connections += 1
+        self._open.add(conn)
+        conn.write(codec.ws_frame(session.welcome(self.hub.epoch, self.node).data))
+        try:
+            async for message in conn:
+                self.received += 1
+                for cmd in session.receive(message):
+                    await self._run(conn, session, cmd)
+                if session.state is not session.state.OPEN:
+                    break
+        except ConnectionClosed:
+            pass
+        finally:
+            self.connections -= 1
+            self._open.discard(conn)
+            session.close()
+            for sub in conn.subs.values():
+                self.hub.unsubscribe(sub.scene, sub.id)
+            conn.subs.clear()
+
+    async def _run(self, conn: AeselConnection, session: Session, cmd: Any) -> None:
+        if isinstance(cmd, Reply):
+            conn.write(codec.ws_frame(cmd.data))
+        elif isinstance(cmd, Inbound):
+            t_in = time.perf_counter_ns()
+            self.events_in += 1
+            try:
+                self.ingress.apply(cmd.data, t_in)
+            except AeselError as e:
+                self.drops[e.reason] += 1
+                conn.write(codec.ws_frame(error(e.reason, e.message).data))
+        elif isinstance(cmd, Subscribe):
+            await self._subscribe(conn, session, cmd)
+        elif isinstance(cmd, Unsubscribe):
+            sub = conn.subs.pop(cmd.scene, None)
+            if sub is not None:
+                self.hub.unsubscribe(sub.scene, sub.id)
+        elif isinstance(cmd, SetInterest):
+            sub = conn.subs.get(cmd.scene)
+            if sub is not None:
+                sub.interest = cmd.interest
+                conn.write(codec.ws_frame(orjson.dumps({"type": "interest", "scene": cmd.scene})))
+        elif isinstance(cmd, Close):
+            await conn.close(int(cmd.code), cmd.reason)
+
+    async def _subscribe(self, conn: AeselConnection, session: Session, cmd: Subscribe) -> None:
+        """Snapshot, then live events after the snapshot's seq (no gap, no duplicate)."""
+        scene = cmd.scene
+        viewer = Viewer(user=conn.principal, auth=self.auth)
+        try:
+            await self.services.scenes.get(scene, viewer)
+        except AeselError as e:
+            session.scenes.pop(scene, None)
+            conn.write(codec.ws_frame(error(e.reason, e.message, scene=scene).data))
+            return
+        objects = await self.services.objects.query([], scene, self.snapshot_limit)
+        properties = await self.services.properties.query([], scene, self.snapshot_limit)
+        if scene not in session.scenes:  # unsubscribed while the snapshot was loading
+            return
+        # from here on nothing awaits: the snapshot and the subscription share one seq
+        otable, ptable = self.services.objects.table, self.services.properties.table
+        objs = [
+            o for o in (otable.peek(o.key) or o for o in objects) if not otable.is_deleted(o.key)
+        ]
+        props = [
+            p for p in (ptable.peek(p.key) or p for p in properties) if not ptable.is_deleted(p.key)
+        ]
+        interest = cmd.interest
+        if interest is not None:
+            objs = [
+                o
+                for o in objs
+                if interest.contains((o.transform[3], o.transform[7], o.transform[11]))
+            ]
+        seq = self.last_seq(scene)
+        old = conn.subs.get(scene)
+        if old is not None:
+            self.hub.unsubscribe(scene, old.id)
+        sub = WsSubscriber(next(self._ids), scene, conn, cmd.format, interest, min_seq=seq)
+        conn.subs[scene] = sub
+        self.hub.subscribe(sub)
+        snapshot = {
+            "type": "snapshot",
+            "scene": scene,
+            "epoch": self.hub.epoch,
+            "seq": seq,
+            "format": str(cmd.format),
+            "objects": [o.to_json(actions=True) for o in objs],
+            "properties": [p.to_json() for p in props],
+        }
+        conn.write(codec.ws_frame(orjson.dumps(snapshot)))

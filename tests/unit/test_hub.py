@@ -1,0 +1,195 @@
+"""The hub's fan-out logic with fake senders and writers: batching, formats, slow consumers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import orjson
+
+from aesel.realtime import codec
+from aesel.realtime.event import Event
+from aesel.realtime.hub import Format, Hub, Interest, WsSubscriber, latency_quantile
+from aesel.realtime.protocol import CloseCode
+
+
+def at(x: float) -> list[float]:
+    return [1.0, 0.0, 0.0, x, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+
+
+def ev(seq: int, key: str = "k", x: float = 0.0, scene: str = "s") -> Event:
+    payload = {"msg_type": 1, "key": key, "scene": scene, "transform": at(x), "actions": []}
+    return Event(scene, 1, key, payload, seq=seq, t_in=1)
+
+
+class FakeWriter:
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+        self.backlog = 0
+        self.closed: tuple[int, str] | None = None
+
+    def write(self, data: bytes) -> None:
+        self.frames.append(data)
+
+    def buffered(self) -> int:
+        return self.backlog
+
+    def close_slow(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+    def messages(self) -> list[dict[str, object]]:
+        out = []
+        for f in self.frames:
+            n = f[1] & 0x7F
+            body = f[2:] if n < 126 else f[4:] if n == 126 else f[10:]
+            out.append(orjson.loads(body))
+        return out
+
+
+class Turn:
+    """Stands in for the loop: collects the scheduled flush, runs it on ``end()``."""
+
+    def __init__(self) -> None:
+        self.calls: list[Callable[[], None]] = []
+
+    def __call__(self, fn: Callable[[], None]) -> None:
+        self.calls.append(fn)
+
+    def end(self) -> None:
+        calls, self.calls = self.calls, []
+        for fn in calls:
+            fn()
+
+
+def make_hub(**kw: object) -> tuple[Hub, Turn, list[tuple[bytes, tuple[str, int]]]]:
+    turn = Turn()
+    hub = Hub(epoch=7, schedule=turn, **kw)  # type: ignore[arg-type]
+    sent: list[tuple[bytes, tuple[str, int]]] = []
+    hub.attach_udp(lambda d, a: sent.append((d, a)))
+    return hub, turn, sent
+
+
+def test_events_of_one_turn_are_flushed_once_at_the_end_of_the_turn() -> None:
+    hub, turn, sent = make_hub()
+    hub.add_device("s", "json", ("h", 1))
+    hub.add_device("s", "batch", ("h", 2), format=Format.BATCH)
+    hub.add_device("s", "bin", ("h", 3), format=Format.BINARY)
+    for i in range(1, 4):
+        hub.deliver(ev(i, f"k{i}"))
+    assert sent == [] and len(turn.calls) == 1
+    turn.end()
+    by_port: dict[int, list[bytes]] = {}
+    for data, addr in sent:
+        by_port.setdefault(addr[1], []).append(data)
+    assert [orjson.loads(d)["key"] for d in by_port[1]] == ["k1", "k2", "k3"]  # one per datagram
+    (batch,) = by_port[2]
+    assert [orjson.loads(x)["key"] for x in batch.split(b"\n")] == ["k1", "k2", "k3"]
+    (binary,) = by_port[3]
+    assert [r["seq"] for r in codec.decode_binary(binary)[3]] == [1, 2, 3]
+    assert hub.stats.udp_deliveries == 9 and hub.stats.udp_datagrams == 5
+    assert hub.stats.flushes == 1 and hub.stats.latency_count == 3
+
+
+def test_each_format_is_encoded_once_for_all_its_recipients() -> None:
+    hub, turn, sent = make_hub()
+    for i in range(3):
+        hub.add_device("s", f"d{i}", ("h", i))
+    w1, w2 = FakeWriter(), FakeWriter()
+    hub.subscribe(WsSubscriber(1, "s", w1))
+    hub.subscribe(WsSubscriber(2, "s", w2))
+    hub.deliver(ev(1))
+    turn.end()
+    assert sent[0][0] is sent[1][0] is sent[2][0]
+    assert w1.frames[0] is w2.frames[0]
+
+
+def test_events_already_in_a_snapshot_are_skipped() -> None:
+    hub, turn, _ = make_hub()
+    w = FakeWriter()
+    hub.subscribe(WsSubscriber(1, "s", w, min_seq=2))
+    for i in (1, 2, 3):
+        hub.deliver(ev(i, f"k{i}"))
+    turn.end()
+    (msg,) = w.messages()
+    assert [e["seq"] for e in msg["events"]] == [3]  # type: ignore[index]
+
+
+def test_interest_filter() -> None:
+    hub, turn, _ = make_hub()
+    w = FakeWriter()
+    sub = WsSubscriber(1, "s", w, interest=Interest((0.0, 0.0, 0.0), 10.0))
+    hub.subscribe(sub)
+    hub.deliver(ev(1, "near", 5.0))
+    hub.deliver(ev(2, "far", 50.0))
+    turn.end()
+    sub.interest = Interest((50.0, 0.0, 0.0), 1.0)
+    hub.deliver(ev(3, "near", 5.0))
+    hub.deliver(ev(4, "far", 50.5))
+    turn.end()
+    keys = [[e["data"]["key"] for e in m["events"]] for m in w.messages()]  # type: ignore[attr-defined]
+    assert keys == [["near"], ["far"]]
+
+
+def test_a_subscriber_behind_gets_the_latest_state_per_object_when_it_drains() -> None:
+    hub, turn, _ = make_hub(high_water=100)
+    slow, fast = FakeWriter(), FakeWriter()
+    sub = WsSubscriber(1, "s", slow)
+    hub.subscribe(sub)
+    hub.subscribe(WsSubscriber(2, "s", fast))
+    slow.backlog = 1000
+    for i, (key, x) in enumerate([("a", 1.0), ("b", 1.0), ("a", 2.0), ("a", 3.0)], start=1):
+        hub.deliver(ev(i, key, x))
+        turn.end()
+    assert slow.frames == [] and len(fast.frames) == 4  # the fast one is not held up
+    assert set(sub.outbox) == {"a", "b"} and hub.outbox_depth() == 2
+    slow.backlog = 0
+    hub.on_writable(sub)
+    (msg,) = slow.messages()
+    got = [(e["seq"], e["data"]["transform"][3]) for e in msg["events"]]  # type: ignore[attr-defined]
+    assert got == [(2, 1.0), (4, 3.0)]
+    assert hub.stats.coalesced == 2 and sub.outbox == {}
+
+
+def test_a_subscriber_that_stays_behind_is_disconnected_with_4008() -> None:
+    hub, turn, _ = make_hub(high_water=100, max_outbox=3)
+    slow, fast = FakeWriter(), FakeWriter()
+    hub.subscribe(WsSubscriber(1, "s", slow))
+    hub.subscribe(WsSubscriber(2, "s", fast))
+    slow.backlog = 1000
+    for i in range(1, 6):
+        hub.deliver(ev(i, f"k{i}"))
+        turn.end()
+    assert slow.closed == (CloseCode.SLOW, "slow consumer")
+    assert hub.subscriber_count() == 1 and hub.stats.slow_disconnects == 1
+    assert len(fast.frames) == 5
+
+
+def test_a_subscriber_behind_for_too_long_is_disconnected() -> None:
+    now = [100.0]
+    hub, turn, _ = make_hub(high_water=100, slow_timeout=2.0, clock=lambda: now[0])
+    slow = FakeWriter()
+    hub.subscribe(WsSubscriber(1, "s", slow))
+    slow.backlog = 1000
+    hub.deliver(ev(1))
+    turn.end()
+    now[0] += 1.9
+    hub.deliver(ev(2))
+    turn.end()
+    assert slow.closed is None  # behind, but not for long yet
+    now[0] += 0.2
+    hub.deliver(ev(3))
+    turn.end()
+    assert slow.closed is not None and slow.closed[0] == 4008
+
+
+def test_no_recipients_means_no_flush() -> None:
+    hub, turn, _ = make_hub()
+    hub.deliver(ev(1))
+    assert turn.calls == [] and hub.stats.events == 1
+
+
+def test_latency_quantile() -> None:
+    hub, _, _ = make_hub()
+    for s in (0.00004, 0.0003, 0.0003, 0.003):
+        hub.stats.observe(s)
+    assert latency_quantile(hub.stats, 0.5) == 0.0005
+    assert latency_quantile(hub.stats, 0.99) == 0.005
