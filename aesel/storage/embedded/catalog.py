@@ -19,14 +19,11 @@ import contextlib
 import os
 import secrets
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO
 
-import orjson
-
-from aesel.errors import BackendUnavailable, Conflict
+from aesel.errors import BackendUnavailable
 from aesel.model.catalog import (
     AssetCollection,
     AssetHistory,
@@ -36,11 +33,8 @@ from aesel.model.catalog import (
     User,
     new_id,
 )
-from aesel.model.entities import Entity
 from aesel.storage.catalog import AssetFilter, GroupFilter, RelationshipFilter
-
-T = TypeVar("T")
-E = TypeVar("E", bound=Entity)
+from aesel.storage.embedded.db import E, SqliteDb, dump
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS assets (key TEXT PRIMARY KEY, doc BLOB NOT NULL);
@@ -59,79 +53,11 @@ CREATE TABLE IF NOT EXISTS users (
 WRITE_BATCH = 1 << 20
 
 
-def _dump(e: Entity) -> bytes:
-    return orjson.dumps(e.model_dump(mode="json"))
-
-
-class SqliteCatalog:
+class SqliteCatalog(SqliteDb):
     """Every catalog store contract on ``<data_dir>/catalog.db``."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.path = Path(data_dir) / "catalog.db"
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aesel-catalog")
-        self._db: sqlite3.Connection | None = None
-
-    # -- plumbing -------------------------------------------------------------------------
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        def call() -> T:
-            assert self._db is not None, "catalog is not open"
-            try:
-                return fn(self._db)
-            except sqlite3.IntegrityError as e:
-                raise Conflict(f"already taken: {e}") from e
-            except sqlite3.Error as e:
-                raise BackendUnavailable(f"sqlite: {e}") from e
-
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
-
-    async def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in one write transaction."""
-
-        def run(db: sqlite3.Connection) -> T:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                out = fn(db)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-            return out
-
-        return await self._run(run)
-
-    async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-
-        def connect() -> None:
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=5000")
-            db.executescript(SCHEMA)
-            self._db = db
-
-        try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, connect)
-        except sqlite3.Error as e:
-            raise BackendUnavailable(f"cannot open {self.path}: {e}") from e
-
-    async def close(self) -> None:
-        def disconnect() -> None:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
-        await asyncio.get_running_loop().run_in_executor(self._executor, disconnect)
-        self._executor.shutdown(wait=True)
-
-    async def _get(self, cls: type[E], sql: str, *args: Any) -> E | None:
-        row = await self._run(lambda db: db.execute(sql, args).fetchone())
-        return cls.model_validate_json(row[0]) if row else None
-
-    async def _all(self, cls: type[E], sql: str, *args: Any) -> list[E]:
-        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
-        return [cls.model_validate_json(r[0]) for r in rows]
+        super().__init__(Path(data_dir) / "catalog.db", SCHEMA)
 
     async def _by_ids(self, cls: type[E], table: str, col: str, ids: Sequence[str]) -> list[E]:
         if not ids:
@@ -140,14 +66,11 @@ class SqliteCatalog:
         sql = f"SELECT doc FROM {table} WHERE {col} IN ({marks}) ORDER BY {col}"
         return await self._all(cls, sql, *ids)
 
-    async def _delete(self, sql: str, *args: Any) -> bool:
-        return await self._run(lambda db: db.execute(sql, args).rowcount > 0)
-
     # -- assets ---------------------------------------------------------------------------
 
     async def put_asset(self, meta: AssetMeta, relationship: AssetRelationship | None) -> None:
         def run(db: sqlite3.Connection) -> None:
-            db.execute("INSERT INTO assets(key, doc) VALUES (?,?)", (meta.key, _dump(meta)))
+            db.execute("INSERT INTO assets(key, doc) VALUES (?,?)", (meta.key, dump(meta)))
             if relationship is not None:
                 _put_rel(db, relationship)
 
@@ -155,7 +78,7 @@ class SqliteCatalog:
 
     async def add_version(self, old_key: str, meta: AssetMeta) -> AssetHistory:
         def run(db: sqlite3.Connection) -> AssetHistory:
-            db.execute("INSERT INTO assets(key, doc) VALUES (?,?)", (meta.key, _dump(meta)))
+            db.execute("INSERT INTO assets(key, doc) VALUES (?,?)", (meta.key, dump(meta)))
             rows = db.execute("SELECT doc FROM relationships WHERE asset=?", (old_key,))
             for (doc,) in rows.fetchall():
                 rel = AssetRelationship.model_validate_json(doc)
@@ -172,7 +95,7 @@ class SqliteCatalog:
                 history = AssetHistory(id=new_id(), asset=meta.key, asset_ids=(meta.key, old_key))
             db.execute(
                 "INSERT OR REPLACE INTO histories(id, asset, doc) VALUES (?,?,?)",
-                (history.id, history.asset, _dump(history)),
+                (history.id, history.asset, dump(history)),
             )
             return history
 
@@ -249,7 +172,7 @@ class SqliteCatalog:
 
     async def put_collection(self, c: AssetCollection) -> None:
         sql = "INSERT OR REPLACE INTO collections(id, doc) VALUES (?,?)"
-        await self._tx(lambda db: db.execute(sql, (c.id, _dump(c))))
+        await self._tx(lambda db: db.execute(sql, (c.id, dump(c))))
 
     async def get_collection(self, id: str) -> AssetCollection | None:
         return await self._get(AssetCollection, "SELECT doc FROM collections WHERE id=?", id)
@@ -268,7 +191,7 @@ class SqliteCatalog:
 
     async def put_project(self, p: Project) -> None:
         sql = "INSERT OR REPLACE INTO projects(id, doc) VALUES (?,?)"
-        await self._tx(lambda db: db.execute(sql, (p.id, _dump(p))))
+        await self._tx(lambda db: db.execute(sql, (p.id, dump(p))))
 
     async def get_project(self, id: str) -> Project | None:
         return await self._get(Project, "SELECT doc FROM projects WHERE id=?", id)
@@ -284,7 +207,7 @@ class SqliteCatalog:
 
     @staticmethod
     def _user_row(u: User) -> tuple[str, str, str | None, bytes]:
-        return (u.id, u.username, u.email or None, _dump(u))
+        return (u.id, u.username, u.email or None, dump(u))
 
     async def create_user(self, u: User) -> None:
         sql = "INSERT INTO users(id, username, email, doc) VALUES (?,?,?,?)"
@@ -327,7 +250,7 @@ class SqliteCatalog:
 def _put_rel(db: sqlite3.Connection, r: AssetRelationship) -> None:
     db.execute(
         "INSERT OR REPLACE INTO relationships(id, asset, related, doc) VALUES (?,?,?,?)",
-        (r.id, r.asset_id, r.related_id, _dump(r)),
+        (r.id, r.asset_id, r.related_id, dump(r)),
     )
 
 

@@ -1,37 +1,25 @@
-"""``SqliteStore``: every store contract on one SQLite file. Single node only.
+"""``SqliteStore``: the core server's store contracts on one SQLite file. Single node only.
 
-Theory of operation: one connection, owned by one worker thread, serves every call in the
-order issued (a single-thread executor). The event loop never blocks on disk. The database
-runs in WAL mode with ``synchronous=FULL``, so a committed write survives a crash of the
-process and of the machine. Entities are stored as JSON documents beside the columns that
-queries filter on.
+The plumbing (one thread per file, WAL, ``synchronous=FULL``, error translation) is
+:class:`aesel.storage.embedded.db.SqliteDb`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
-import orjson
-
-from aesel.errors import BackendUnavailable
 from aesel.model.entities import (
     Device,
     DeviceTransform,
-    Entity,
     Object3D,
     Property,
     Registration,
     Scene,
 )
 from aesel.storage.base import ObjectFilter, PropertyFilter, SceneFilter
-
-T = TypeVar("T")
-E = TypeVar("E", bound=Entity)
+from aesel.storage.embedded.db import SqliteDb, dump
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -69,78 +57,11 @@ def _prefilter(filters: Sequence[ObjectFilter | PropertyFilter]) -> tuple[str, l
     return (" WHERE " + " OR ".join(clauses), args) if clauses else ("", [])
 
 
-def _dump(e: Entity) -> bytes:
-    return orjson.dumps(e.model_dump(mode="json"))
-
-
-class SqliteStore:
-    """All store contracts on ``<data_dir>/aesel.db``."""
+class SqliteStore(SqliteDb):
+    """All store contracts of the core server on ``<data_dir>/aesel.db``."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.path = Path(data_dir) / "aesel.db"
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aesel-sqlite")
-        self._db: sqlite3.Connection | None = None
-
-    # -- plumbing -------------------------------------------------------------------------
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        def call() -> T:
-            assert self._db is not None, "store is not open"
-            try:
-                return fn(self._db)
-            except sqlite3.Error as e:
-                raise BackendUnavailable(f"sqlite: {e}") from e
-
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
-
-    async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-
-        def connect() -> None:
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=5000")
-            db.executescript(SCHEMA)
-            self._db = db
-
-        try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, connect)
-        except sqlite3.Error as e:
-            raise BackendUnavailable(f"cannot open {self.path}: {e}") from e
-
-    async def close(self) -> None:
-        def disconnect() -> None:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
-        await asyncio.get_running_loop().run_in_executor(self._executor, disconnect)
-        self._executor.shutdown(wait=True)
-
-    @staticmethod
-    def _write(db: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.executemany(sql, rows)
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-
-    async def _get(self, cls: type[E], sql: str, *args: Any) -> E | None:
-        row = await self._run(lambda db: db.execute(sql, args).fetchone())
-        return cls.model_validate_json(row[0]) if row else None
-
-    async def _all(self, cls: type[E], sql: str, *args: Any) -> list[E]:
-        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
-        return [cls.model_validate_json(r[0]) for r in rows]
-
-    async def _delete(self, sql: str, *args: Any) -> bool:
-        def run(db: sqlite3.Connection) -> bool:
-            return db.execute(sql, args).rowcount > 0
-
-        return await self._run(run)
+        super().__init__(Path(data_dir) / "aesel.db", SCHEMA)
 
     # -- objects --------------------------------------------------------------------------
 
@@ -148,9 +69,9 @@ class SqliteStore:
         return await self._get(Object3D, "SELECT doc FROM objects WHERE key=?", key)
 
     async def put_objects(self, objects: Sequence[Object3D]) -> None:
-        rows = [(o.key, o.scene, o.name, _dump(o)) for o in objects]
+        rows = [(o.key, o.scene, o.name, dump(o)) for o in objects]
         sql = "INSERT OR REPLACE INTO objects(key, scene, name, doc) VALUES (?,?,?,?)"
-        await self._run(lambda db: self._write(db, sql, rows))
+        await self._write(sql, rows)
 
     async def delete_object(self, key: str) -> bool:
         return await self._delete("DELETE FROM objects WHERE key=?", key)
@@ -168,9 +89,9 @@ class SqliteStore:
         return await self._get(Property, "SELECT doc FROM properties WHERE key=?", key)
 
     async def put_properties(self, properties: Sequence[Property]) -> None:
-        rows = [(p.key, p.scene, p.name, _dump(p)) for p in properties]
+        rows = [(p.key, p.scene, p.name, dump(p)) for p in properties]
         sql = "INSERT OR REPLACE INTO properties(key, scene, name, doc) VALUES (?,?,?,?)"
-        await self._run(lambda db: self._write(db, sql, rows))
+        await self._write(sql, rows)
 
     async def delete_property(self, key: str) -> bool:
         return await self._delete("DELETE FROM properties WHERE key=?", key)
@@ -191,22 +112,16 @@ class SqliteStore:
 
     async def put_scene(self, scene: Scene) -> None:
         sql = "INSERT OR REPLACE INTO scenes(key, doc) VALUES (?,?)"
-        await self._run(lambda db: self._write(db, sql, [(scene.key, _dump(scene))]))
+        await self._write(sql, [(scene.key, dump(scene))])
 
     async def delete_scene(self, key: str) -> bool:
         def run(db: sqlite3.Connection) -> bool:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                n = db.execute("DELETE FROM scenes WHERE key=?", (key,)).rowcount
-                db.execute("DELETE FROM registrations WHERE scene=?", (key,))
-                db.execute("DELETE FROM links WHERE a=? OR b=?", (key, key))
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+            n = db.execute("DELETE FROM scenes WHERE key=?", (key,)).rowcount
+            db.execute("DELETE FROM registrations WHERE scene=?", (key,))
+            db.execute("DELETE FROM links WHERE a=? OR b=?", (key, key))
             return n > 0
 
-        return await self._run(run)
+        return await self._tx(run)
 
     async def query_scenes(self, f: SceneFilter, start: int, limit: int) -> list[Scene]:
         scenes = await self._all(Scene, "SELECT doc FROM scenes ORDER BY key")
@@ -219,11 +134,11 @@ class SqliteStore:
 
     async def put_device(self, device: Device) -> None:
         sql = "INSERT OR REPLACE INTO devices(key, doc) VALUES (?,?)"
-        await self._run(lambda db: self._write(db, sql, [(device.key, _dump(device))]))
+        await self._write(sql, [(device.key, dump(device))])
 
     async def put_registration(self, reg: Registration) -> None:
         sql = "INSERT OR REPLACE INTO registrations(scene, device, doc) VALUES (?,?,?)"
-        await self._run(lambda db: self._write(db, sql, [(reg.scene, reg.device, _dump(reg))]))
+        await self._write(sql, [(reg.scene, reg.device, dump(reg))])
 
     async def delete_registration(self, scene: str, device: str) -> bool:
         return await self._delete(
@@ -242,18 +157,10 @@ class SqliteStore:
 
     async def put_link(self, a: str, b: str, t: DeviceTransform) -> None:
         def run(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.execute("DELETE FROM links WHERE a=? AND b=?", (b, a))
-                db.execute(
-                    "INSERT OR REPLACE INTO links(a, b, doc) VALUES (?,?,?)", (a, b, _dump(t))
-                )
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+            db.execute("DELETE FROM links WHERE a=? AND b=?", (b, a))
+            db.execute("INSERT OR REPLACE INTO links(a, b, doc) VALUES (?,?,?)", (a, b, dump(t)))
 
-        await self._run(run)
+        await self._tx(run)
 
     async def links(self) -> list[tuple[str, str, DeviceTransform]]:
         rows = await self._run(lambda db: db.execute("SELECT a, b, doc FROM links").fetchall())
