@@ -10,7 +10,8 @@ One place for the merge rules, shared by REST, UDP and WebSocket:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from aesel.model import transform as tf
 from aesel.model.entities import (
@@ -78,21 +79,26 @@ def _object_frame(old: ObjectFrame | None, f: ObjectFrameIn, frame: int) -> Obje
     return ObjectFrame.model_validate(data)
 
 
-def merge_object_actions(
-    actions: dict[str, ObjectAction], updates: Iterable[ObjectActionIn]
-) -> dict[str, ObjectAction]:
-    """Actions with ``updates`` merged in: by action name, then by keyframe number."""
+Action = TypeVar("Action", ObjectAction, PropertyAction)
+
+
+def _merge_actions(
+    actions: dict[str, Action],
+    updates: Iterable[ObjectActionIn] | Iterable[PropertyActionIn],
+    action_cls: type[Action],
+    make_frame: Callable[[Any, Any, int], Any],
+) -> dict[str, Action]:
     out = dict(actions)
     for a in updates:
         if not a.name:
             raise InvalidUpdate("action has no name")
         old = out.get(a.name)
-        frames = dict(old.keyframes) if old else {}
+        frames: dict[int, Any] = dict(old.keyframes) if old else {}
         for f in a.keyframes or ():
             if f.frame is None:
                 raise InvalidUpdate(f"keyframe of action {a.name!r} has no frame")
-            frames[f.frame] = _object_frame(frames.get(f.frame), f, f.frame)
-        out[a.name] = ObjectAction(
+            frames[f.frame] = make_frame(frames.get(f.frame), f, f.frame)
+        out[a.name] = action_cls(
             name=a.name,
             description=a.description
             if a.description is not None
@@ -101,6 +107,13 @@ def merge_object_actions(
             keyframes=frames,
         )
     return out
+
+
+def merge_object_actions(
+    actions: dict[str, ObjectAction], updates: Iterable[ObjectActionIn]
+) -> dict[str, ObjectAction]:
+    """Actions with ``updates`` merged in: by action name, then by keyframe number."""
+    return _merge_actions(actions, updates, ObjectAction, _object_frame)
 
 
 def new_object(inp: ObjectIn, key: str, scene: str) -> Object3D:
@@ -149,25 +162,7 @@ def _property_frame(old: PropertyFrame | None, f: PropertyFrameIn, frame: int) -
 def merge_property_actions(
     actions: dict[str, PropertyAction], updates: Iterable[PropertyActionIn]
 ) -> dict[str, PropertyAction]:
-    out = dict(actions)
-    for a in updates:
-        if not a.name:
-            raise InvalidUpdate("action has no name")
-        old = out.get(a.name)
-        frames = dict(old.keyframes) if old else {}
-        for f in a.keyframes or ():
-            if f.frame is None:
-                raise InvalidUpdate(f"keyframe of action {a.name!r} has no frame")
-            frames[f.frame] = _property_frame(frames.get(f.frame), f, f.frame)
-        out[a.name] = PropertyAction(
-            name=a.name,
-            description=a.description
-            if a.description is not None
-            else (old.description if old else ""),
-            owner=a.owner if a.owner is not None else (old.owner if old else ""),
-            keyframes=frames,
-        )
-    return out
+    return _merge_actions(actions, updates, PropertyAction, _property_frame)
 
 
 def new_property(inp: PropertyIn, key: str, scene: str) -> Property:
