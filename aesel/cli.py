@@ -16,6 +16,7 @@ import uvloop
 
 from aesel import __version__
 from aesel.config import Settings
+from aesel.errors import AeselError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,7 +68,12 @@ async def _serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await node.start()
+    try:
+        await node.start()
+    except (OSError, AeselError) as e:  # a port in use, an unwritable data dir, ...
+        logging.getLogger("aesel").error("cannot start: %s", e)
+        await node.stop()
+        raise SystemExit(1) from None
     print(
         f"aesel ready http={settings.host}:{node.http_port} udp={settings.host}:{node.udp_port} "
         f"ws={settings.host}:{node.ws_port}",

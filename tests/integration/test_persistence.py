@@ -6,6 +6,8 @@ from __future__ import annotations
 import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -145,3 +147,14 @@ def test_udp_updates_inside_the_flush_window_are_what_kill_9_can_lose(
     assert (
         o["name"] == "o" and o["transform"][0] == 1.0 and o["transform"] != T
     )  # the documented loss
+
+
+def test_a_port_in_use_is_a_clear_error_not_a_traceback(
+    aesel_process: Callable[..., AeselProcess], tmp_path: Path
+) -> None:
+    first = aesel_process()
+    cmd = [sys.executable, "-m", "aesel", "serve", "--http-port", "0", "--ws-port", "0",
+           "--udp-port", str(first.udp_port), "--data-dir", str(tmp_path / "other")]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert "cannot start" in result.stderr and "Traceback" not in result.stderr
