@@ -70,7 +70,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = subprocess.Popen(
             [sys.executable, "-m", "aesel", "serve", "--http-port", "0", "--udp-port", "0",
-             "--data-dir", str(Path(tmp) / "data"), "--log-level", "warning"],
+             "--ws-port", "0", "--data-dir", str(Path(tmp) / "data"), "--log-level", "warning"],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         echo = subprocess.Popen([sys.executable, "-c", ECHO], stdout=subprocess.PIPE, text=True)
