@@ -57,7 +57,8 @@ def main() -> None:
     size = args.size_mb << 20
     with tempfile.TemporaryDirectory(prefix="aesel-bench-") as tmp:
         cmd = [sys.executable, "-m", "aesel", "serve", "--http-port", "0", "--udp-port", "0",
-               "--ws-port", "0", "--data-dir", str(Path(tmp) / "data"), "--max-asset-size", str(size + CHUNK),
+               "--ws-port", "0", "--data-dir", str(Path(tmp) / "data"),
+               "--max-asset-size", str(size + CHUNK),
                "--log-level", "warning"]  # fmt: skip
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         try:
