@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from aesel.model.codes import MsgType
 from aesel.realtime import codec
 from aesel.realtime.event import Event
 
@@ -115,6 +116,33 @@ class WsSubscriber:
     min_seq: int = 0  # events up to this seq are already in the client's snapshot
     outbox: dict[str, Encoded] = field(default_factory=dict)
     behind_since: float = 0.0
+    # with an interest filter: the objects the client was last told are inside it
+    inside: set[str] = field(default_factory=set)
+
+    def wants(self, e: Encoded) -> bool:
+        """Whether event ``e`` goes to this subscriber (after its snapshot, and of interest).
+
+        An object that moves out of the interest radius is sent once more, with its position
+        outside, so the client can drop it; then nothing until it comes back in.
+        """
+        event = e.event
+        if event.seq <= self.min_seq:
+            return False
+        interest = self.interest
+        if interest is None:
+            return True
+        pos = e.position
+        if pos is None:  # not positioned (properties, deletes): always relevant
+            if event.msg_type == MsgType.OBJ_DEL:
+                self.inside.discard(event.key)
+            return True
+        if interest.contains(pos):
+            self.inside.add(event.key)
+            return True
+        if event.key in self.inside:
+            self.inside.discard(event.key)
+            return True
+        return False
 
 
 class Encoded:
@@ -371,12 +399,7 @@ class Hub:
                 items = encoded
                 frame = shared.get(sub.format)
             else:
-                interest, floor = sub.interest, sub.min_seq
-                items = [
-                    e
-                    for e in encoded
-                    if e.event.seq > floor and (interest is None or interest.contains(e.position))
-                ]
+                items = [e for e in encoded if sub.wants(e)]
                 if not items:
                     continue
                 frame = None

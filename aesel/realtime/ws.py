@@ -316,6 +316,8 @@ class WsServer:
         if old is not None:
             self.hub.unsubscribe(scene, old.id)
         sub = WsSubscriber(next(self._ids), scene, conn, cmd.format, interest, min_seq=seq)
+        if interest is not None:
+            sub.inside = {o.key for o in objs}
         conn.subs[scene] = sub
         self.hub.subscribe(sub)
         snapshot = {

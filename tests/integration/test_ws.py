@@ -153,10 +153,15 @@ async def test_interest_filter_and_moving_the_point(
     assert [e["data"]["key"] for e in msg["events"]] == [near]
     await c.send({"type": "interest", "scene": "s", "center": [100, 0, 0], "radius": 10})
     await c.expect("interest")
-    await move(http, "s", near, 2.0)
+    await move(http, "s", near, 2.0)  # it leaves the new radius: sent once, so the client drops it
     await move(http, "s", far, 102.0)
-    msg = await c.expect("events")
-    assert [e["data"]["key"] for e in msg["events"]] == [far]
+    await move(http, "s", near, 3.0)  # still outside: not sent again
+    await move(http, "s", far, 103.0)
+    seen: list[tuple[str, float]] = []
+    while len(seen) < 3:
+        msg = await c.expect("events")
+        seen += [(e["data"]["key"], e["data"]["transform"][3]) for e in msg["events"]]
+    assert seen == [(near, 2.0), (far, 102.0), (far, 103.0)]
 
 
 async def test_inbound_event_over_websocket_reaches_udp_devices(

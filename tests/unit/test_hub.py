@@ -122,11 +122,13 @@ def test_interest_filter() -> None:
     hub.deliver(ev(2, "far", 50.0))
     turn.end()
     sub.interest = Interest((50.0, 0.0, 0.0), 1.0)
-    hub.deliver(ev(3, "near", 5.0))
+    hub.deliver(ev(3, "near", 5.0))  # "near" leaves the moved radius: sent once more
     hub.deliver(ev(4, "far", 50.5))
+    hub.deliver(ev(5, "near", 6.0))  # still outside: not sent
     turn.end()
     keys = [[e["data"]["key"] for e in m["events"]] for m in w.messages()]  # type: ignore[attr-defined]
-    assert keys == [["near"], ["far"]]
+    assert keys == [["near"], ["near", "far"]]
+    assert sub.inside == {"far"}
 
 
 def test_a_subscriber_behind_gets_the_latest_state_per_object_when_it_drains() -> None:
