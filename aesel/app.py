@@ -32,6 +32,7 @@ from aesel.services.projects import ProjectService
 from aesel.services.properties import PropertyService
 from aesel.services.scenes import SceneService
 from aesel.services.users import UserService
+from aesel.services.viewer import Viewer
 from aesel.storage.embedded import SqliteStore
 from aesel.storage.embedded.catalog import FileBlobs, SqliteCatalog
 from aesel.udp.crypto import CbcCodec, UdpSecurity, cbc_key_bytes
@@ -142,7 +143,7 @@ class Node:
         self.udp_port = 0
         self.ws_port = 0
 
-    async def _verify_ws_token(self, token: str | None) -> str | None:
+    async def _verify_ws_token(self, token: str | None) -> Viewer | None:
         """With ``--auth``, a WebSocket needs the same JWT as the HTTP API."""
         if token is None:
             raise WsUnauthorized("a token is required: Authorization: Bearer, cookie or ?token=")
@@ -150,7 +151,7 @@ class Node:
             user = await self.catalog.users.authenticate(token)
         except AeselError as e:
             raise WsUnauthorized(e.message) from None
-        return user.username
+        return Viewer(user=user.username, admin=user.admin, auth=True)
 
     async def start(self) -> None:
         s = self.settings

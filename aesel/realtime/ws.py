@@ -9,7 +9,8 @@ library does the handshake, reads, pings and closes; compression is off (it cost
 
 Authentication is a pluggable :data:`TokenVerifier`: it receives the bearer token (the
 ``Authorization: Bearer`` header, the ``access_token`` cookie or the ``token`` query
-parameter) and returns the principal, ``None`` for anonymous, or raises :class:`Unauthorized`,
+parameter) and returns the caller as a :class:`Viewer` (what private scenes it may see),
+``None`` for anonymous, or raises :class:`Unauthorized`,
 which answers the handshake with HTTP 401. The default accepts everyone, as with auth off.
 """
 
@@ -58,11 +59,11 @@ class Unauthorized(Exception):
     """Raised by a token verifier to refuse a connection."""
 
 
-TokenVerifier = Callable[[str | None], Awaitable[str | None]]
+TokenVerifier = Callable[[str | None], Awaitable[Viewer | None]]
 SeqSource = Callable[[str], int]
 
 
-async def open_verifier(token: str | None) -> str | None:
+async def open_verifier(token: str | None) -> Viewer | None:
     """The default verifier: auth off, everyone is anonymous."""
     return None
 
@@ -89,6 +90,7 @@ class AeselConnection(ServerConnection):
     hub: Hub
     subs: dict[str, WsSubscriber]
     principal: str | None = None
+    viewer: Viewer | None = None
     pending_pong: asyncio.Future[float] | None = None
 
     def write(self, data: bytes) -> None:
@@ -210,7 +212,7 @@ class WsServer:
 
     async def _authenticate(self, conn: ServerConnection, request: Request) -> Response | None:
         try:
-            principal = await self.verifier(bearer_token(request))
+            viewer = await self.verifier(bearer_token(request))
         except Unauthorized as e:
             body = orjson.dumps({"err_code": 101, "err_msg": str(e) or "unauthorized"})
             headers = Headers(
@@ -218,7 +220,8 @@ class WsServer:
             )
             return Response(HTTPStatus.UNAUTHORIZED, "Unauthorized", headers, body)
         assert isinstance(conn, AeselConnection)
-        conn.principal = principal
+        conn.viewer = viewer
+        conn.principal = viewer.user if viewer is not None else None
         return None
 
     async def _handle(self, conn: ServerConnection) -> None:
@@ -285,7 +288,7 @@ class WsServer:
     async def _subscribe(self, conn: AeselConnection, session: Session, cmd: Subscribe) -> None:
         """Snapshot, then live events after the snapshot's seq (no gap, no duplicate)."""
         scene = cmd.scene
-        viewer = Viewer(user=conn.principal, auth=self.auth)
+        viewer = conn.viewer or Viewer(auth=self.auth)
         try:
             await self.services.scenes.get(scene, viewer)
         except AeselError as e:

@@ -246,11 +246,19 @@ async def test_websocket_needs_the_same_jwt_with_auth_on(tmp_path: Path) -> None
             with pytest.raises(InvalidStatus) as e:
                 await connect(url + bad)
             assert e.value.response.status_code == 401
+        bob_headers = await login(http, "bob", "pw-of-bob")
+        r = await http.put(
+            "/v1/scene/bobs", headers=bob_headers, json={"scenes": [{"public": False}]}
+        )
+        assert r.status_code == 200
         token = headers["Authorization"].removeprefix("Bearer ")
         async with connect(f"{url}?token={token}") as ws:
             welcome = orjson.loads(await asyncio.wait_for(ws.recv(), 3))
             assert welcome["principal"] == ADMIN[0]
-        bob = (await login(http, "bob", "pw-of-bob"))["Authorization"].removeprefix("Bearer ")
+            await ws.send(orjson.dumps({"type": "subscribe", "scene": "bobs"}).decode())
+            reply = orjson.loads(await asyncio.wait_for(ws.recv(), 3))
+            assert reply["type"] == "snapshot"  # an admin sees every private scene
+        bob = bob_headers["Authorization"].removeprefix("Bearer ")
         async with connect(url, additional_headers={"Authorization": f"Bearer {bob}"}) as ws:
             assert orjson.loads(await asyncio.wait_for(ws.recv(), 3))["principal"] == "bob"
             await ws.send(orjson.dumps({"type": "subscribe", "scene": "secret"}).decode())

@@ -22,6 +22,7 @@ from aesel.config import Settings
 from aesel.realtime import codec
 from aesel.realtime.protocol import CloseCode, SeqTracker
 from aesel.realtime.ws import Unauthorized
+from aesel.services.viewer import Viewer
 from tests.conftest import register
 
 pytestmark = pytest.mark.integration
@@ -210,10 +211,10 @@ async def test_bad_messages_get_errors_then_a_close(ws_client: Any) -> None:
 
 
 async def test_token_verifier_refuses_the_handshake(node: Node) -> None:
-    async def verify(token: str | None) -> str | None:
+    async def verify(token: str | None) -> Viewer | None:
         if token != "good":
             raise Unauthorized("token is missing or invalid")
-        return "alice"
+        return Viewer(user="alice", auth=True)
 
     node.ws.verifier = verify
     with pytest.raises(InvalidStatus) as e:
