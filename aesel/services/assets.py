@@ -17,6 +17,7 @@ from aesel.model.catalog import (
     AssetMeta,
     AssetRelationship,
     CollectionIn,
+    ProjectIn,
     RelationshipIn,
     new_id,
     timestamp,
@@ -268,6 +269,24 @@ def group_filter(
     return GroupFilter(category=category or None, tag=tag or None, visibility=vis)
 
 
+def header_changes(body: CollectionIn | ProjectIn) -> dict[str, object]:
+    """The header fields an update sets: the non-empty ones given, and visibility if given
+    (Kelona and AeselProjects ``$set`` only non-empty fields)."""
+    change: dict[str, object] = {
+        k: v
+        for k, v in (
+            ("name", body.name),
+            ("description", body.description),
+            ("category", body.category),
+            ("thumbnail", body.thumbnail),
+        )
+        if v
+    }
+    if body.visibility is not None:
+        change["public"] = body.visibility
+    return change
+
+
 def check_paging(num_records: int, page: int) -> tuple[int, int]:
     """``(offset, limit)`` from ``num_records`` and ``page``."""
     if num_records < 0 or page < 0:
@@ -312,19 +331,7 @@ class CollectionService:
     async def update(self, id: str, body: CollectionIn, viewer: Viewer) -> None:
         """Set the non-empty fields given; 416 when nothing changed (as Kelona)."""
         c = await self._owned(id, viewer)
-        change: dict[str, object] = {
-            k: v
-            for k, v in (
-                ("name", body.name),
-                ("description", body.description),
-                ("category", body.category),
-                ("thumbnail", body.thumbnail),
-            )
-            if v
-        }
-        if body.visibility is not None:
-            change["public"] = body.visibility
-        new = c.model_copy(update=change)
+        new = c.model_copy(update=header_changes(body))
         if new == c:
             raise NothingMatched(f"collection {id!r} unchanged")
         await self.store.put_collection(new)

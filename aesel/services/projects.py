@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aesel.errors import MissingData, NothingMatched
 from aesel.model.catalog import Project, ProjectIn, SceneGroup, SceneGroupIn, new_id
-from aesel.services.assets import _owns, visibility
+from aesel.services.assets import _owns, header_changes, visibility
 from aesel.services.viewer import Viewer
 from aesel.storage.catalog import CatalogStore, GroupFilter
 
@@ -61,19 +61,7 @@ class ProjectService:
         return new
 
     async def update(self, id: str, body: ProjectIn, viewer: Viewer) -> Project:
-        change: dict[str, object] = {
-            k: v
-            for k, v in (
-                ("name", body.name),
-                ("description", body.description),
-                ("category", body.category),
-                ("thumbnail", body.thumbnail),
-            )
-            if v
-        }
-        if body.visibility is not None:
-            change["public"] = body.visibility
-        return await self._change(id, viewer, **change)
+        return await self._change(id, viewer, **header_changes(body))
 
     async def delete(self, id: str, viewer: Viewer) -> None:
         p = await self.store.get_project(id)
