@@ -95,7 +95,9 @@ class AssetHistory(Entity):
         return {"id": self.id, "asset": self.asset, "assetIds": list(self.asset_ids)}
 
 
-class AssetCollection(Entity):
+class Group(Entity):
+    """What asset collections and projects share: a named, tagged item owned by a user."""
+
     id: str
     name: str = ""
     description: str = ""
@@ -117,6 +119,10 @@ class AssetCollection(Entity):
             "public": self.public,
             "tags": list(self.tags),
         }
+
+
+class AssetCollection(Group):
+    """A collection of assets (Kelona)."""
 
 
 class SceneGroup(Entity):
@@ -136,29 +142,13 @@ class SceneGroup(Entity):
         }
 
 
-class Project(Entity):
-    id: str
-    name: str = ""
-    description: str = ""
-    category: str = ""
-    thumbnail: str = ""
-    user: str = ""
-    public: bool = True
-    tags: tuple[str, ...] = ()
+class Project(Group):
     scene_groups: tuple[SceneGroup, ...] = ()
     asset_collection_ids: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id,
-            "name": self.name,
-            "description": self.description,
-            "category": self.category,
-            "thumbnail": self.thumbnail,
-            "user": self.user,
-            "isPublic": self.public,
-            "public": self.public,
-            "tags": list(self.tags),
+            **super().to_json(),
             "sceneGroups": [g.to_json() for g in self.scene_groups],
             "assetCollectionIds": list(self.asset_collection_ids),
         }
