@@ -6,13 +6,20 @@ STAMP  := $(VENV)/.installed
 # the real PyAesel client, for compatibility tests; kept apart: its package is also `aesel`
 PYAESEL := .cache/pyaesel/.installed
 
-.PHONY: run test lint typecheck unit integration bench bench-setup clean
+.PHONY: run test lint typecheck unit integration bench bench-setup clean clients client-python
+
+# the clients (clients/): the Python SDK installs editable into the same venv
+CLIENT_PY := $(VENV)/.client-python
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
+
+$(CLIENT_PY): $(STAMP) clients/python/pyproject.toml
+	$(BIN)/pip install -q -e clients/python
+	touch $(CLIENT_PY)
 
 $(PYAESEL):
 	$(PYTHON) -m pip install -q --target .cache/pyaesel python-aesel-client==0.8 requests cryptography
@@ -22,11 +29,12 @@ run: $(STAMP)
 	$(BIN)/aesel serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check aesel tests bench
-	$(BIN)/ruff format --check aesel tests bench
+	$(BIN)/ruff check aesel tests bench clients/python
+	$(BIN)/ruff format --check aesel tests bench clients/python
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) $(CLIENT_PY)
 	$(BIN)/mypy aesel
+	cd clients/python && ../../$(BIN)/mypy aesel_client tests
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
@@ -34,8 +42,14 @@ unit: $(STAMP)
 integration: $(STAMP) $(PYAESEL)
 	$(BIN)/pytest -q tests/integration
 
-test: $(STAMP) $(PYAESEL) lint typecheck
+test: $(STAMP) $(PYAESEL) lint typecheck clients
 	$(BIN)/pytest -q
+
+# each client against a real `aesel serve`
+clients: client-python
+
+client-python: $(CLIENT_PY)
+	cd clients/python && ../../$(BIN)/pytest -q tests
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache aesel-data
