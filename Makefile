@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # the real PyAesel client, for compatibility tests; kept apart: its package is also `aesel`
 PYAESEL := .cache/pyaesel/.installed
 
-.PHONY: run test lint typecheck unit integration bench bench-setup clean clients client-python
+.PHONY: run test lint typecheck unit integration bench bench-setup clean clients client-python client-web
 
 # the clients (clients/): the Python SDK installs editable into the same venv
 CLIENT_PY := $(VENV)/.client-python
@@ -46,10 +46,21 @@ test: $(STAMP) $(PYAESEL) lint typecheck clients
 	$(BIN)/pytest -q
 
 # each client against a real `aesel serve`
-clients: client-python
+clients: client-python client-web
 
 client-python: $(CLIENT_PY)
 	cd clients/python && ../../$(BIN)/pytest -q tests
+
+# the viewer: Debian's Chromium (installed once), pinned npm packages under ~/.cache/aesel/web;
+# checks the committed bundle is what clients/web/src builds to, then drives it with Playwright
+/usr/bin/chromium:
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+client-web: $(STAMP) /usr/bin/chromium
+	clients/web/install.sh
+	rm -rf .cache/static-check && AESEL_STATIC_OUT=.cache/static-check clients/web/build.sh
+	diff -r .cache/static-check aesel/rest/static || (echo "aesel/rest/static is stale: run clients/web/build.sh" && false)
+	NODE_PATH=$(HOME)/.cache/aesel/web/node_modules AESEL_BIN=$(BIN)/aesel node clients/web/test/viewer.test.cjs
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache aesel-data

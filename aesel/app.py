@@ -188,6 +188,7 @@ class Node:
         app = create_app(self.services, max_body=s.max_body)
         catalog_api.install(app, self.catalog)
         app.state.metrics = self.metrics
+        app.state.ws_port = self.ws_port  # for the viewer's /viewer/config.json
         config = uvicorn.Config(
             app,
             loop="none",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from aesel import __version__
-from aesel.rest import errors, health, metrics, objects, properties, scenes
+from aesel.rest import errors, health, metrics, objects, properties, scenes, static
 from aesel.rest.limits import BodyLimit
 from aesel.services.bundle import Services
 
@@ -15,10 +15,12 @@ def create_app(services: Services, *, max_body: int) -> FastAPI:
         title="aesel",
         version=__version__,
         description="The Aesel HTTP API: scenes, registrations, objects and properties.",
+        docs_url=None,  # static.install serves /docs from packaged Swagger UI assets
     )
     app.state.services = services
     errors.install(app)
     for module in (health, metrics, scenes, objects, properties):
         app.include_router(module.router)
+    static.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_body, exempt=("/v1/asset",))
     return app
