@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # the real PyAesel client, for compatibility tests; kept apart: its package is also `aesel`
 PYAESEL := .cache/pyaesel/.installed
 
-.PHONY: run test lint typecheck unit integration bench bench-setup clean clients client-python client-web
+.PHONY: run test lint typecheck unit integration bench bench-setup clean clients client-python client-web client-unity
 
 # the clients (clients/): the Python SDK installs editable into the same venv
 CLIENT_PY := $(VENV)/.client-python
@@ -29,8 +29,8 @@ run: $(STAMP)
 	$(BIN)/aesel serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check aesel tests bench clients/python
-	$(BIN)/ruff format --check aesel tests bench clients/python
+	$(BIN)/ruff check aesel tests bench clients/python clients/unity-sample
+	$(BIN)/ruff format --check aesel tests bench clients/python clients/unity-sample
 
 typecheck: $(STAMP) $(CLIENT_PY)
 	$(BIN)/mypy aesel
@@ -46,7 +46,7 @@ test: $(STAMP) $(PYAESEL) lint typecheck clients
 	$(BIN)/pytest -q
 
 # each client against a real `aesel serve`
-clients: client-python client-web
+clients: client-python client-web client-unity
 
 client-python: $(CLIENT_PY)
 	cd clients/python && ../../$(BIN)/pytest -q tests
@@ -72,3 +72,23 @@ bench-setup: $(STAMP)
 
 bench: bench-setup
 	$(BIN)/python bench/run.py
+
+# the Unity sample, without Unity: Debian's Mono (installed once) compiles the plain client, the
+# MonoBehaviours against the UnityEngine stand-in, the conversion tests and the console program,
+# which then registers, streams and receives against a real `aesel serve`
+UNITY := clients/unity-sample
+UNITY_OUT := .cache/unity
+MONO_HTTP := /usr/lib/mono/4.5/System.Net.Http.dll
+
+$(MONO_HTTP):
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q mono-mcs mono-devel
+
+client-unity: $(STAMP) $(MONO_HTTP)
+	mkdir -p $(UNITY_OUT)
+	mcs -nologo -warnaserror -target:library -out:$(UNITY_OUT)/AeselClient.dll -r:System.Net.Http.dll $(UNITY)/Runtime/*.cs
+	mcs -nologo -warnaserror -target:library -out:$(UNITY_OUT)/UnityEngine.StandIn.dll $(UNITY)/UnityStandIn/*.cs
+	mcs -nologo -warnaserror -target:library -out:$(UNITY_OUT)/AeselUnity.dll -r:$(UNITY_OUT)/AeselClient.dll -r:$(UNITY_OUT)/UnityEngine.StandIn.dll $(UNITY)/Behaviours/*.cs
+	mcs -nologo -warnaserror -out:$(UNITY_OUT)/HandednessTests.exe -r:$(UNITY_OUT)/AeselClient.dll $(UNITY)/Tests/*.cs
+	mcs -nologo -warnaserror -out:$(UNITY_OUT)/AeselConsole.exe -r:$(UNITY_OUT)/AeselClient.dll -r:System.Net.Http.dll $(UNITY)/ConsoleDemo/*.cs
+	cd $(UNITY_OUT) && mono HandednessTests.exe
+	cd $(UNITY_OUT) && ../../$(BIN)/python ../../$(UNITY)/run_live.py AeselConsole.exe
