@@ -1,4 +1,4 @@
-"""Run the compiled console program against a real ``aesel serve`` on free ports (make client-unity)."""
+"""Run the compiled console program against a real ``aesel serve`` on free ports."""
 
 from __future__ import annotations
 
