@@ -25,7 +25,7 @@ $(PYAESEL):
 	$(PYTHON) -m pip install -q --target .cache/pyaesel python-aesel-client==0.8 requests cryptography
 	touch $(PYAESEL)
 
-run: $(STAMP)
+run: $(STAMP) $(CLIENT_PY)
 	$(BIN)/aesel serve
 
 lint: $(STAMP)
