@@ -22,7 +22,7 @@ from aesel.config import Settings
 from aesel.realtime import codec
 from aesel.realtime.protocol import CloseCode, SeqTracker
 from aesel.realtime.ws import Unauthorized
-from aesel.services.viewer import Viewer
+from aesel.services.policy import Principal
 from tests.conftest import register
 
 pytestmark = pytest.mark.integration
@@ -211,10 +211,10 @@ async def test_bad_messages_get_errors_then_a_close(ws_client: Any) -> None:
 
 
 async def test_token_verifier_refuses_the_handshake(node: Node) -> None:
-    async def verify(token: str | None) -> Viewer | None:
+    async def verify(token: str | None) -> Principal | None:
         if token != "good":
             raise Unauthorized("token is missing or invalid")
-        return Viewer(user="alice", auth=True)
+        return Principal(user="alice", auth=True)
 
     node.ws.verifier = verify
     with pytest.raises(InvalidStatus) as e:
