@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import contextlib
 import socket
 import struct
@@ -211,10 +212,10 @@ async def test_bad_messages_get_errors_then_a_close(ws_client: Any) -> None:
 
 
 async def test_token_verifier_refuses_the_handshake(node: Node) -> None:
-    async def verify(token: str | None) -> Principal | None:
+    async def verify(token: str | None) -> tuple[Principal, float]:
         if token != "good":
             raise Unauthorized("token is missing or invalid")
-        return Principal(user="alice", auth=True)
+        return Principal(user="alice", enforced=True), math.inf
 
     node.ws.verifier = verify
     with pytest.raises(InvalidStatus) as e:
