@@ -98,7 +98,7 @@ def new_key() -> bytes:
 
 def key_id(key: bytes) -> str:
     """A name for a key that reveals nothing about it: the replay floor is stored under it."""
-    return hashlib.sha256(key).hexdigest()[:32]
+    return hashlib.sha256(b"aesel replay floor\0" + key).hexdigest()[:32]
 
 
 class NonceSource:
@@ -244,7 +244,7 @@ class DeviceChannel:
     own restarts; without it, a restarted device accepts a replayed server datagram once.
     """
 
-    __slots__ = ("_aead", "_header", "_nonces", "_seq", "window")
+    __slots__ = ("_aead", "_header", "_nonces", "sequencer", "window")
 
     def __init__(self, key: bytes, device: str, *, floor: int = 0) -> None:
         k = device.encode()
@@ -253,12 +253,12 @@ class DeviceChannel:
         self._aead = AESGCM(key)
         self._header = bytes((MAGIC, VERSION, len(k))) + k
         self._nonces = NonceSource()
-        self._seq = Sequencer()
+        self.sequencer = Sequencer()
         self.window = ReplayWindow(floor)
 
     def seal(self, payload: bytes) -> bytes:
         """A device-to-server datagram with the next nonce and sequence."""
-        return seal(self._aead, self._header, self._nonces.next(), self._seq.next(), payload)
+        return seal(self._aead, self._header, self._nonces.next(), self.sequencer.next(), payload)
 
     def open(self, data: bytes) -> bytes:
         """The payload of a server-to-device datagram; ``Forged`` or ``Replayed`` otherwise."""

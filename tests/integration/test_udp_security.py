@@ -228,7 +228,7 @@ def test_gcm_across_a_node_restart_repeats_no_nonce_and_accepts_no_replay(
     receive(0)  # the object's creation
     captured = [stream(p, ch, float(i), 0) for i in range(20)]
     if sig == signal.SIGKILL:  # what a kill -9 cannot replay is what was flushed
-        wait_until(lambda: _floor(p.data_dir, key) == ch._seq.last)
+        wait_until(lambda: _floor(p.data_dir, key) == ch.sequencer.last)
     err = stop_aesel(p, sig)
     assert sig == signal.SIGKILL or p.proc.returncode == 0, err
 

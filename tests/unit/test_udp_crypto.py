@@ -156,7 +156,7 @@ def test_a_restarted_node_refuses_what_it_accepted_before_its_floor() -> None:
     for d in captured:
         before.open(d)
     marks = before.unsaved_floors()
-    assert marks == {crypto.key_id(key): dev._seq.last}
+    assert marks == {crypto.key_id(key): dev.sequencer.last}
     before.floors.update(marks)  # what ReplayFloors does once the store has them
     assert before.unsaved_floors() == {}
 
@@ -169,7 +169,7 @@ def test_a_restarted_node_refuses_what_it_accepted_before_its_floor() -> None:
     assert after.unsaved_floors() == {}  # refusals do not raise the floor
     restarted = crypto.DeviceChannel(key, "dev")  # the device restarted too: a new sequence
     assert after.open(restarted.seal(b"fresh")) == (b"fresh", "dev")
-    assert after.unsaved_floors() == {crypto.key_id(key): restarted._seq.last}
+    assert after.unsaved_floors() == {crypto.key_id(key): restarted.sequencer.last}
     # a new key for the device starts with no floor
     assert after.channel("dev", other := crypto.new_key()).window.top == 0
     assert after.open(crypto.device_seal(other, "dev", T0, b"x")) == (b"x", "dev")
