@@ -262,7 +262,7 @@ class DeviceChannel:
 
     def open(self, data: bytes) -> bytes:
         """The payload of a server-to-device datagram; ``Forged`` or ``Replayed`` otherwise."""
-        seq, payload = device_open(self._aead, data)
+        seq, payload = _from_server(self._aead, data)
         if not self.window.accept(seq):
             raise Replayed(f"gcm sequence {seq} from the server was accepted before or is too old")
         return payload
@@ -275,12 +275,16 @@ def device_seal(key: bytes, device: str, seq: int, payload: bytes) -> bytes:
     return seal(AESGCM(key), header, os.urandom(NONCE), seq, payload)
 
 
-def device_open(key: bytes | AESGCM, data: bytes) -> tuple[int, bytes]:
+def device_open(key: bytes, data: bytes) -> tuple[int, bytes]:
     """``(sequence, payload)`` of a server-to-device datagram, without a replay check."""
+    return _from_server(AESGCM(key), data)
+
+
+def _from_server(aead: AESGCM, data: bytes) -> tuple[int, bytes]:
     device, header_len = split_header(data)
     if device:
         raise Forged(f"gcm datagram names device {device!r}, expected one from the server")
-    return unseal(key if isinstance(key, AESGCM) else AESGCM(key), data, header_len)
+    return unseal(aead, data, header_len)
 
 
 # -- AES-256-CBC, the Aesel format ------------------------------------------------------------
