@@ -39,6 +39,7 @@ from aesel.storage.embedded import SqliteStore
 from aesel.storage.embedded.catalog import FileBlobs, SqliteCatalog
 from aesel.udp.crypto import CbcCodec, UdpSecurity, cbc_key_bytes
 from aesel.udp.egress import DeviceKeyIssuer, UdpEgress
+from aesel.udp.floors import ReplayFloors
 from aesel.udp.server import UdpEndpoint
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class Node:
         )
         self.bus.subscribe(self.hub.deliver)
         self.security = make_security(settings)
+        self.floors = ReplayFloors(self.security, self.store, settings.flush_interval)
         self.egress = UdpEgress(
             self.hub, self.security, enforced=settings.auth, plaintext=settings.udp_plaintext
         )
@@ -166,6 +168,7 @@ class Node:
     async def start(self) -> None:
         s = self.settings
         await self.store.open()
+        await self.floors.start()  # before the registrations make the gcm channels
         n = await self.services.scenes.load_registrations()
         await self.catalog_store.open()
         await self.blobs.open()
@@ -234,6 +237,7 @@ class Node:
         await self.ws.stop()
         if self._udp_transport is not None:
             self._udp_transport.close()
+        await self.floors.stop()
         for table in (self.services.objects.table, self.services.properties.table):
             try:
                 await table.close()

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the case tables read best one operation per line
 """The access model, checked route by route and message by message, generated from one table.
 
 Every operation of the OpenAPI must have an entry in ``CASES`` (a new route without one fails
@@ -358,7 +359,7 @@ def test_every_route_has_a_decision(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("public", [False, True], ids=["private", "public"])
 async def test_rest_matrix(auth_node: Any, public: bool) -> None:
-    node, http, heads, ids = auth_node
+    _, http, heads, ids = auth_node
     for (method, path), case in CASES.items():
         if public and path.startswith("/users"):
             continue  # users have no visibility: their routes run once
@@ -432,9 +433,11 @@ async def test_anonymous_udp_matrix(auth_node: Any, public: bool) -> None:
             before = node.services.drops["not_found"]
             transport.sendto(orjson.dumps(make(w)), ("127.0.0.1", node.udp_port))
             if decide(Role.ANONYMOUS, public, Action.WRITE) is Outcome.ALLOW:
-                assert await until(lambda: changed(http, heads[Role.OWNER], w, msg_type)), msg_type
+                assert await until(
+                    lambda w=w, t=msg_type: changed(http, heads[Role.OWNER], w, t)
+                ), msg_type
             else:
-                assert await until(lambda: _true(node.services.drops["not_found"] > before)), (
+                assert await until(lambda b=before: _true(node.services.drops["not_found"] > b)), (
                     msg_type
                 )
                 assert not (
@@ -460,7 +463,9 @@ async def test_websocket_matrix(auth_node: Any, public: bool) -> None:
                 await ws.send(orjson.dumps(make(w)).decode())
                 outcome = decide(role, public, Action.WRITE)
                 if outcome is Outcome.ALLOW:
-                    assert await until(lambda: changed(http, heads[Role.OWNER], w, msg_type)), (
+                    assert await until(
+                        lambda w=w, t=msg_type: changed(http, heads[Role.OWNER], w, t)
+                    ), (
                         role,
                         msg_type,
                     )
