@@ -49,15 +49,16 @@ class UdpEgress:
 
     def attached(self, scene: str, device: Device) -> None:
         self._owners[device.key] = device.user
+        cipher: DatagramCipher | None = None
+        if device.encryption == "gcm" and device.gcm_key and self.security.gcm:
+            # made even for a device with no address: it may only send, authenticated
+            cipher = self.security.channel(device.key, base64.b64decode(device.gcm_key))
+        elif self.security.cbc_out is not None:
+            cipher = self.security.cbc_out
         addr = device.addr
         if addr is None:
             self.hub.remove_device(scene, device.key)
             return
-        cipher: DatagramCipher | None = None
-        if device.encryption == "gcm" and device.gcm_key and self.security.gcm:
-            cipher = self.security.channel(device.key, base64.b64decode(device.gcm_key))
-        elif self.security.cbc_out is not None:
-            cipher = self.security.cbc_out
         self.hub.add_device(scene, device.key, addr, format=Format(device.format), cipher=cipher)
 
     def detached(self, scene: str, device: str) -> None:
