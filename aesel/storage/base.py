@@ -1,7 +1,7 @@
 """Store contracts.
 
 Every backend (the embedded SQLite store now; MongoDB and Neo4j for scale-out) implements
-these Protocols and passes the same contract suite (``tests/integration/test_store_contract``).
+these Protocols and passes the same contract suite (``tests/contract/``).
 
 Semantics every implementation keeps:
 
@@ -168,7 +168,12 @@ class SceneStore(Protocol):
 
     async def get_scene(self, key: str) -> Scene | None: ...
 
-    async def put_scene(self, scene: Scene) -> None: ...
+    async def put_scene(self, scene: Scene) -> None:
+        """Upsert ``scene`` (an update of a scene the caller has read)."""
+
+    async def insert_scene(self, scene: Scene) -> None:
+        """Create ``scene``; :class:`aesel.errors.Conflict` when its key exists (atomically:
+        two nodes creating one key cannot both succeed)."""
 
     async def delete_scene(self, key: str) -> bool:
         """Delete the scene with its registrations and links (devices stay)."""
