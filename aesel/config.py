@@ -19,7 +19,7 @@ from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "AESEL_"
-MIN_SECRET_BYTES = 32  # HS512 wants a key of at least its 64-byte block; 32 random bytes at least
+MIN_SECRET_BYTES = 64  # HS512 wants a key as long as its 64-byte hash (RFC 7518 section 3.2)
 
 TRUE = frozenset({"true", "1", "yes", "on"})
 FALSE = frozenset({"false", "0", "no", "off"})

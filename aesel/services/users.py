@@ -27,6 +27,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from aesel.config import MIN_SECRET_BYTES
 from aesel.errors import Conflict, MissingData, NotFound, NothingMatched, Unauthorized
 from aesel.model.catalog import User, UserIn, new_id
 from aesel.services.throttle import LoginThrottle
@@ -61,8 +62,10 @@ def stored_secret(data_dir: Path) -> str:
             f"{path} has mode {mode:04o}, expected 0600 (owner-only): run chmod 600 {path}"
         )
     secret = path.read_text().strip()
-    if len(secret.encode()) < 32:
-        raise PermissionError(f"{path} holds {len(secret)} characters, expected at least 32")
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise PermissionError(
+            f"{path} holds {len(secret)} characters, expected at least {MIN_SECRET_BYTES}"
+        )
     return secret
 
 

@@ -10,7 +10,7 @@ import pytest
 from aesel.cli import load_settings, main
 from aesel.config import Settings
 
-LONG = "s" * 32
+LONG = "s" * 64
 
 
 @pytest.fixture(autouse=True)
@@ -91,22 +91,22 @@ def test_a_short_jwt_secret_is_refused_without_echoing_it(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     err = refused(capsys, "--jwt-secret", "hunter2")
-    assert "invalid --jwt-secret: secret has 7 bytes, expected at least 32" in err
+    assert "invalid --jwt-secret: secret has 7 bytes, expected at least 64" in err
     assert "hunter2" not in err
-    monkeypatch.setenv("AESEL_JWT_SECRET", "x" * 31)
-    assert "invalid AESEL_JWT_SECRET: secret has 31 bytes" in refused(capsys)
+    monkeypatch.setenv("AESEL_JWT_SECRET", "x" * 63)
+    assert "invalid AESEL_JWT_SECRET: secret has 63 bytes" in refused(capsys)
     err = refused(capsys, "--jwt-secret", LONG, "--jwt-previous-secrets", f"{LONG},short")
     assert "invalid --jwt-previous-secrets: secret 2 has 5 bytes" in err
-    s = load_settings(["serve", "--jwt-secret", LONG, "--jwt-previous-secrets", f"{'p' * 40}, "])
-    assert s.jwt_secret.get_secret_value() == LONG and s.previous_secrets() == ["p" * 40]
+    s = load_settings(["serve", "--jwt-secret", LONG, "--jwt-previous-secrets", f"{'p' * 64}, "])
+    assert s.jwt_secret.get_secret_value() == LONG and s.previous_secrets() == ["p" * 64]
 
 
 def test_help_never_shows_a_secret_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     secrets = {
-        "AESEL_JWT_SECRET": "jwt-from-env-" + "j" * 32,
-        "AESEL_JWT_PREVIOUS_SECRETS": "previous-from-env-" + "p" * 32,
+        "AESEL_JWT_SECRET": "jwt-from-env-" + "j" * 64,
+        "AESEL_JWT_PREVIOUS_SECRETS": "previous-from-env-" + "p" * 64,
         "AESEL_ADMIN_PASSWORD": "hunter2-from-env",
         "AESEL_METRICS_TOKEN": "metrics-from-env",
         "AESEL_AES_IN_KEY": "in-key-from-env",
