@@ -19,7 +19,7 @@ async def metrics(request: Request) -> Response:
     if token is not None:
         given = request.headers.get("authorization", "").encode()
         if not token or not hmac.compare_digest(given, f"Bearer {token}".encode()):
-            refused = error(401, 101, "/metrics needs Authorization: Bearer <--metrics-token>")
+            refused = error(401, 101, "expected Authorization: Bearer and the --metrics-token")
             refused.headers["WWW-Authenticate"] = "Bearer"
             return refused
     registry = getattr(request.app.state, "metrics", None)
