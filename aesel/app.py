@@ -18,7 +18,7 @@ import uvicorn
 from aesel.config import Settings
 from aesel.errors import AeselError
 from aesel.metrics import Sources, make_registry
-from aesel.net import ConnectionLimits, connection_caps
+from aesel.net import ConnectionLimits, connection_caps, watch_descriptors
 from aesel.realtime.bus import MemoryBus
 from aesel.realtime.hub import Hub
 from aesel.realtime.ingress import Ingress
@@ -182,6 +182,7 @@ class Node:
         self._udp_transport: asyncio.DatagramTransport | None = None
         self._http: _Server | None = None
         self._http_task: asyncio.Task[None] | None = None
+        self._fd_watch: asyncio.Task[None] | None = None
         self.http_port = 0
         self.udp_port = 0
         self.ws_port = 0
@@ -221,6 +222,7 @@ class Node:
             self.services.scenes.response_extra.update(
                 event_destination_host=s.host, event_destination_port=self.udp_port
             )
+        self._fd_watch = loop.create_task(watch_descriptors(), name="fd-watch")
         await self.ws.start(s.host, s.ws_port)
         self.ws_port = self.ws.port
 
@@ -262,6 +264,8 @@ class Node:
             with contextlib.suppress(Exception):
                 await self._http_task
         await self.ws.stop()
+        if self._fd_watch is not None:
+            self._fd_watch.cancel()
         if self._udp_transport is not None:
             self._udp_transport.close()
         for table in (self.services.objects.table, self.services.properties.table):

@@ -8,12 +8,18 @@ process's descriptor limit (:func:`connection_caps`) with headroom for the store
 UDP, so the HTTP API keeps answering while the WebSocket port is full (as NATS'
 ``max_connections``, Kafka's ``max.connections.per.ip`` and Centrifugo's connection limit).
 
-No I/O here: the adapters (``aesel.rest.server``, ``aesel.realtime.ws``) own the sockets.
+The adapters (``aesel.rest.server``, ``aesel.realtime.ws``) own the sockets. uvloop never
+reports EMFILE on accept (libuv frees a reserve descriptor, accepts and closes the waiting
+connections, whose clients see a reset, and says nothing), so :func:`watch_descriptors` probes
+the descriptor table once a second and logs, rate-limited, while it is full.
 """
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import logging
+import os
 import resource
 from collections import Counter
 
@@ -96,3 +102,26 @@ def connection_caps(nofile: int, http: int, ws: int) -> tuple[int, int]:
         )  # fmt: skip
         ws_cap = room - http_cap
     return http_cap, ws_cap
+
+
+def descriptors_exhausted() -> bool:
+    """True when the process cannot open one more descriptor (EMFILE or ENFILE)."""
+    try:
+        fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        return e.errno in (errno.EMFILE, errno.ENFILE)
+    os.close(fd)
+    return False
+
+
+async def watch_descriptors(interval: float = 1.0) -> None:
+    """Log while the descriptor table is full: new connections are then reset unseen."""
+    limiter = LogLimiter(log, rate=1 / 30, burst=1)
+    while True:
+        await asyncio.sleep(interval)
+        if descriptors_exhausted():
+            limiter.warning(
+                "descriptor limit reached (EMFILE, limit %d): new connections are reset; "
+                "lower --ws-max-connections or raise the hard RLIMIT_NOFILE",
+                resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+            )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -172,3 +174,23 @@ def test_connection_caps_stay_below_the_descriptor_limit() -> None:
     assert connection_caps(1024, 100, 0) == (100, 1024 - 128 - 100)
     http, ws = connection_caps(1024, 0, 5000)  # asked for more than fits: lowered
     assert http + ws <= 1024 - 128
+
+
+def test_a_full_descriptor_table_is_detected() -> None:
+    """In a child process whose soft RLIMIT_NOFILE is filled with open files."""
+    code = (
+        "import os, resource\n"
+        "from aesel.net import descriptors_exhausted\n"
+        "assert not descriptors_exhausted()\n"
+        "hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))\n"
+        "held = []\n"
+        "try:\n"
+        "    while True: held.append(os.open(os.devnull, os.O_RDONLY))\n"
+        "except OSError: pass\n"
+        "assert descriptors_exhausted()\n"
+        "os.close(held.pop())\n"
+        "assert not descriptors_exhausted()\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
