@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import jwt
@@ -68,9 +70,6 @@ async def test_rotation_accepts_old_tokens_and_signs_with_the_new_secret(tmp_pat
 
 
 def test_a_short_secret_is_refused_by_aesel_serve(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     r = subprocess.run(
         [sys.executable, "-m", "aesel", "serve", "--data-dir", str(tmp_path), "--jwt-secret",
          "too-short"],
@@ -80,3 +79,15 @@ def test_a_short_secret_is_refused_by_aesel_serve(tmp_path: Path) -> None:
     assert r.stderr.strip() == (
         "aesel serve: error: invalid --jwt-secret: secret has 9 bytes, expected at least 64"
     )
+
+
+def test_a_loose_secret_file_stops_aesel_serve_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "jwt-secret").write_text("x" * 86)
+    (tmp_path / "jwt-secret").chmod(0o644)
+    r = subprocess.run(
+        [sys.executable, "-m", "aesel", "serve", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.count("\n") == 1 and "cannot start: " in r.stderr
+    assert "has mode 0644, expected 0600 (owner-only)" in r.stderr

@@ -3,6 +3,8 @@ and secrets that never show in ``--help``."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -139,3 +141,16 @@ def test_a_bad_cbc_key_is_one_line_and_exit_2_not_a_traceback(
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "cannot start: aes_in_key: aes key is not hex" in err and "Traceback" not in err
+
+
+def test_the_soft_descriptor_limit_is_raised_to_the_hard_one() -> None:
+    code = (
+        "import resource\n"
+        "from aesel.net import raise_nofile\n"
+        "hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))\n"
+        "expected = 256 if hard == resource.RLIM_INFINITY else hard\n"
+        "assert raise_nofile() == expected == resource.getrlimit(resource.RLIMIT_NOFILE)[0]\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
