@@ -28,6 +28,7 @@ from aesel.logutil import LogLimiter
 log = logging.getLogger(__name__)
 _full = LogLimiter(log, rate=0.2, burst=3)
 
+REFUSED = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 HTTP_SHARE = 1024  # most connections the HTTP port takes by default (auto caps)
 
 

@@ -36,7 +36,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from aesel.errors import AeselError
-from aesel.net import ConnectionLimits
+from aesel.net import REFUSED, ConnectionLimits
 from aesel.realtime import codec
 from aesel.realtime.hub import Format, Hub, WsSubscriber
 from aesel.realtime.ingress import Ingress
@@ -83,9 +83,6 @@ def bearer_token(request: Request) -> str | None:
                 return jar["access_token"].value
     q = parse_qs(urlsplit(request.path).query).get("token")
     return q[0] if q else None
-
-
-REFUSED = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
 
 class AeselConnection(ServerConnection):

@@ -23,9 +23,7 @@ import asyncio
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from aesel.net import ConnectionLimits
-
-REFUSED = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+from aesel.net import REFUSED, ConnectionLimits
 
 
 def guarded_protocol(limits: ConnectionLimits, header_timeout: float) -> type[HttpToolsProtocol]:
