@@ -148,8 +148,10 @@ class Node:
             settings.ws_max_connections,
         )
         per_address = settings.max_connections_per_address
-        self.http_limits = ConnectionLimits("http", http_cap, per_address, refused)
-        self.ws_limits = ConnectionLimits("ws", ws_cap, per_address, refused)
+        self.http_limits = ConnectionLimits(
+            "http", http_cap, per_address or max(1, http_cap // 4), refused
+        )
+        self.ws_limits = ConnectionLimits("ws", ws_cap, per_address or max(1, ws_cap // 4), refused)
         self.ws = WsServer(
             self.services,
             self.hub,

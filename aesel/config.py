@@ -137,7 +137,9 @@ class Settings(BaseSettings):
     )
     http_keepalive: Size = _f(5, "seconds an idle HTTP keep-alive connection stays open")
     max_connections_per_address: Count = _f(
-        4096, "connections one client address may hold open on each TCP port (0 = no cap)"
+        0,
+        "connections one client address may hold open on each TCP port (0 = auto: a quarter of "
+        "the port's cap, so no one address fills a port)",
     )
     http_max_connections: Count = _f(
         0,

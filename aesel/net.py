@@ -33,8 +33,8 @@ HTTP_SHARE = 1024  # most connections the HTTP port takes by default (auto caps)
 
 
 class ConnectionLimits:
-    """Open connections of one port: at most ``total``, and ``per_address`` from one address
-    (0 = no per-address cap). ``refused`` counts refusals by (port, reason) for ``/metrics``."""
+    """Open connections of one port: at most ``total``, and ``per_address`` from one address.
+    ``refused`` counts refusals by (port, reason) for ``/metrics``."""
 
     def __init__(
         self, port: str, total: int, per_address: int, refused: Counter[tuple[str, str]]
@@ -52,7 +52,7 @@ class ConnectionLimits:
             self.refused[(self.port, "total")] += 1
             _full.warning("%s port full: %d connections open, refusing more", self.port, self.open)
             return False
-        if self.per_address and self._by_address[address] >= self.per_address:
+        if self._by_address[address] >= self.per_address:
             self.refused[(self.port, "per_address")] += 1
             return False
         self.open += 1

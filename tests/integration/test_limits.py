@@ -81,7 +81,11 @@ async def websockets_to(node: Node, n: int) -> AsyncIterator[list[ClientConnecti
 
 
 async def test_half_sent_http_requests_are_closed_after_the_header_timeout(tmp_path: Path) -> None:
-    async with running(tmp_path, header_timeout=0.5) as (node, http):
+    # every test client is 127.0.0.1: let this one address hold all 200
+    async with running(tmp_path, header_timeout=0.5, max_connections_per_address=500) as (
+        node,
+        http,
+    ):
         half = b"GET /health HTTP/1.1\r\nHost: aesel\r\nX-Slow: "
         async with opened(node.http_port, 200, half) as conns:
             got = await asyncio.gather(*(closed_by_server(c) for c in conns))
@@ -110,7 +114,10 @@ async def test_an_idle_keep_alive_connection_is_closed(tmp_path: Path) -> None:
 
 
 async def test_half_sent_websocket_handshakes_are_closed(tmp_path: Path) -> None:
-    async with running(tmp_path, header_timeout=0.5) as (node, http):
+    async with running(tmp_path, header_timeout=0.5, max_connections_per_address=500) as (
+        node,
+        http,
+    ):
         half = b"GET / HTTP/1.1\r\nHost: aesel\r\nUpgrade: websocket\r\n"
         async with opened(node.ws_port, 50, half) as conns:
             got = await asyncio.gather(*(closed_by_server(c) for c in conns))
@@ -135,7 +142,7 @@ async def test_a_client_over_the_websocket_per_address_cap_is_refused(tmp_path: 
 
 
 async def test_the_websocket_total_cap_leaves_the_http_api_answering(tmp_path: Path) -> None:
-    caps = {"ws_max_connections": 4, "max_connections_per_address": 0}
+    caps = {"ws_max_connections": 4, "max_connections_per_address": 100}
     async with running(tmp_path, **caps) as (node, http), websockets_to(node, 4):
         async with opened(node.ws_port, 5) as extra:
             answers = await asyncio.gather(*(closed_by_server(c) for c in extra))
@@ -164,6 +171,14 @@ async def test_a_client_over_the_http_per_address_cap_gets_503(tmp_path: Path) -
                     assert time.monotonic() < deadline
                     await asyncio.sleep(0.05)
         await wait_for_metric(http, "http", "per_address", 1)
+
+
+async def test_by_default_one_address_holds_a_quarter_of_a_port(tmp_path: Path) -> None:
+    async with running(tmp_path, http_max_connections=8, ws_max_connections=8) as (node, _):
+        assert (node.http_limits.per_address, node.ws_limits.per_address) == (2, 2)
+        async with websockets_to(node, 2):
+            with pytest.raises((InvalidStatus, InvalidMessage)):
+                await connect(f"ws://127.0.0.1:{node.ws_port}/", open_timeout=5)
 
 
 def test_connection_caps_stay_below_the_descriptor_limit() -> None:
