@@ -105,6 +105,18 @@ async def test_half_sent_http_requests_are_closed_after_the_header_timeout(tmp_p
             assert await closed_by_server((reader, writer)) == b""
 
 
+async def test_the_header_timeout_does_not_cut_a_body_or_a_slow_answer(tmp_path: Path) -> None:
+    async with running(tmp_path, header_timeout=0.3) as (node, _):
+        body = b'{"username": "admin", "password": "wrong"}'
+        head = b"POST /login HTTP/1.1\r\nHost: aesel\r\nContent-Type: application/json\r\n"
+        async with opened(node.http_port, 1) as [(reader, writer)]:
+            writer.write(head + b"Content-Length: %d\r\n\r\n" % len(body))
+            await asyncio.sleep(0.6)  # proving an absence: twice the timeout with headers done
+            writer.write(body)  # the answer then takes an Argon2 hash, possibly > 0.3 s
+            status = await asyncio.wait_for(reader.readline(), 10)
+        assert status.startswith(b"HTTP/1.1 401"), status
+
+
 async def test_an_idle_keep_alive_connection_is_closed(tmp_path: Path) -> None:
     async with running(tmp_path, http_keepalive=1, header_timeout=30) as (node, _):
         async with opened(node.http_port, 1) as [conn]:
