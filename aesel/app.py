@@ -239,6 +239,8 @@ class Node:
         catalog_api.install(app, self.catalog)
         app.state.metrics = self.metrics
         app.state.metrics_token = metrics_token(s)
+        if app.state.metrics_token == "":
+            log.warning("--auth without --metrics-token: GET /metrics answers 401 to everyone")
         config = uvicorn.Config(
             app,
             loop="none",
