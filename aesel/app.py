@@ -273,6 +273,8 @@ class Node:
         await self.ws.stop()
         if self._fd_watch is not None:
             self._fd_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._fd_watch
         if self._udp_transport is not None:
             self._udp_transport.close()
         await self.floors.stop()
