@@ -27,7 +27,6 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from http.cookies import SimpleCookie
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
@@ -57,6 +56,7 @@ from aesel.realtime.protocol import (
 from aesel.services.bundle import Services
 from aesel.services.policy import OPEN, Principal
 from aesel.services.snapshot import Snapshots
+from aesel.tokens import bearer
 
 log = logging.getLogger(__name__)
 
@@ -76,18 +76,11 @@ async def open_verifier(token: str | None) -> tuple[Principal, float]:
 
 def bearer_token(request: Request) -> str | None:
     """The handshake's token: ``Authorization: Bearer``, ``access_token`` cookie or ``?token=``."""
-    auth = request.headers.get("Authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip() or None
-    cookie = request.headers.get("Cookie")
-    if cookie:
-        jar: SimpleCookie = SimpleCookie()
-        with contextlib.suppress(Exception):
-            jar.load(cookie)
-            if "access_token" in jar:
-                return jar["access_token"].value
-    q = parse_qs(urlsplit(request.path).query).get("token")
-    return q[0] if q else None
+    token = bearer(request.headers.get("Authorization"), request.headers.get("Cookie"))
+    if token is None:
+        q = parse_qs(urlsplit(request.path).query).get("token")
+        token = q[0] if q else None
+    return token
 
 
 class AeselConnection(ServerConnection):
