@@ -4,8 +4,9 @@ The connection handler owns the socket: it reads messages, feeds them to the ses
 carries out the commands. Outbound bytes never go through ``await send()``: snapshots, replies
 and the hub's event frames are prebuilt WebSocket frames written straight to the transport,
 so a broadcast writes the same bytes to every subscriber and never awaits. The ``websockets``
-library does the handshake, reads, pings and closes; compression is off (it costs ~3x CPU and
-~4x memory per connection, see ``notes/performance.md``).
+library does the handshake, reads, pings and closes; compression is off (permessage-deflate
+measured ~27 us per frame against ~9-15 us without, and 46-64 KiB per idle connection against
+~14 KiB).
 
 Authentication is a pluggable :data:`TokenVerifier`: it receives the bearer token (the
 ``Authorization: Bearer`` header, the ``access_token`` cookie or the ``token`` query
