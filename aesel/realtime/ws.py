@@ -368,10 +368,10 @@ class WsServer:
             loaded = await self.snapshots.load(scene, conn.who)
         except AeselError as e:
             self.hub.unsubscribe(scene, sub.id)
-            session.scenes.pop(scene, None)
+            session.refused(scene)
             conn.write(codec.ws_frame(error(e.reason, e.message, scene=scene).data))
             return
-        if scene not in session.scenes or self.hub.subscriber(scene, sub.id) is not sub:
+        if self.hub.subscriber(scene, sub.id) is not sub or not session.loaded(scene):
             self.hub.unsubscribe(scene, sub.id)  # unsubscribed, or closed, meanwhile
             return
         # from here on nothing awaits: the snapshot and the subscription share one seq
