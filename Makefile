@@ -58,9 +58,9 @@ client-python: $(CLIENT_PY)
 
 client-web: $(STAMP) /usr/bin/chromium
 	clients/web/install.sh
-	rm -rf .cache/static-check && AESEL_STATIC_OUT=.cache/static-check clients/web/build.sh
+	rm -rf .cache/static-check && VIEWER_STATIC_OUT=.cache/static-check clients/web/build.sh
 	diff -r .cache/static-check aesel/rest/static || (echo "aesel/rest/static is stale: run clients/web/build.sh" && false)
-	NODE_PATH=$(HOME)/.cache/aesel/web/node_modules AESEL_BIN=$(BIN)/aesel node clients/web/test/viewer.test.cjs
+	NODE_PATH=$(HOME)/.cache/aesel/web/node_modules VIEWER_AESEL_BIN=$(BIN)/aesel node clients/web/test/viewer.test.cjs
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache aesel-data

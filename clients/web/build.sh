@@ -5,9 +5,9 @@
 # npm packages are pinned in package.json and installed under ~/.cache/aesel/web.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-out="${AESEL_STATIC_OUT:-$here/../../aesel/rest/static}"
+out="${VIEWER_STATIC_OUT:-$here/../../aesel/rest/static}"
 "$here/install.sh"
-nm="${AESEL_CACHE:-$HOME/.cache/aesel}/web/node_modules"
+nm="${CLIENTS_CACHE:-$HOME/.cache/aesel}/web/node_modules"
 mkdir -p "$out/viewer" "$out/swagger"
 NODE_PATH="$nm" "$nm/.bin/esbuild" "$here/src/viewer.js" --bundle --minify --format=esm \
   --target=es2020 --legal-comments=none --log-level=warning \

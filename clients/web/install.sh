@@ -2,7 +2,7 @@
 # Install the pinned npm packages under ~/.cache/aesel/web, once per package.json content.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-cache="${AESEL_CACHE:-$HOME/.cache/aesel}/web"
+cache="${CLIENTS_CACHE:-$HOME/.cache/aesel}/web"
 mkdir -p "$cache"
 if ! cmp -s "$here/package.json" "$cache/package.json" || [ ! -d "$cache/node_modules" ]; then
   cp "$here/package.json" "$cache/package.json"

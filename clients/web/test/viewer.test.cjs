@@ -12,7 +12,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 
-const AESEL = process.env.AESEL_BIN || path.resolve(__dirname, '../../../.venv/bin/aesel');
+const AESEL = process.env.VIEWER_AESEL_BIN || path.resolve(__dirname, '../../../.venv/bin/aesel');
 const OUT = path.resolve(__dirname, '../test-output');
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
   '--no-first-run', '--disable-background-networking', '--disable-component-update',
