@@ -130,6 +130,7 @@ class Stream:
         self.scenes[scene] = mirror
         self.start()
         errors = len(self.errors)
+        mirror.synced = False  # until this subscription's snapshot (events before it are in it)
         await self._send_if_open(self._subscribe_message(mirror))
         await self.wait_for(lambda: mirror.synced or len(self.errors) > errors, timeout)
         if not mirror.synced:
