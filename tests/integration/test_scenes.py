@@ -59,8 +59,8 @@ async def test_append_and_remove_operations(http: httpx.AsyncClient) -> None:
     assert got["tags"] == ["a", "b"] and got["assets"] == ["x", "y"]
     await http.post("/v1/scene/t", json={"operation": 11, "scenes": [{"tags": ["a"]}]})
     assert (await http.get("/v1/scene/t")).json()["scenes"][0]["tags"] == ["b"]
-    await http.post("/v1/scene/t", json={"scenes": [{"tags": ["z"]}]})
-    assert (await http.get("/v1/scene/t")).json()["scenes"][0]["tags"] == ["z"]
+    await http.post("/v1/scene/t", json={"scenes": [{"tags": ["z"]}]})  # no operation: append
+    assert (await http.get("/v1/scene/t")).json()["scenes"][0]["tags"] == ["b", "z"]
 
 
 async def test_scene_assets(http: httpx.AsyncClient) -> None:
