@@ -177,12 +177,17 @@ def asset_flow(client: Any, work: Path) -> None:
     new_relationship.asset = updated
     new_relationship.type = "object"
     new_relationship.related = "23456"
-    assert len(client.save_asset_relationship(new_relationship)[0]["id"]) > 0
+    rel_id = client.save_asset_relationship(new_relationship)[0]["id"]
     rel_query = AeselAssetRelationship()
     rel_query.related = "23456"
-    assert len(client.query_asset_relationships(rel_query)[0]["id"]) > 0
-    deleted = client.delete_asset_relationship(updated, "object", "23456")
-    assert [r["relatedId"] for r in deleted] == ["23456"]
+    assert [r["id"] for r in client.query_asset_relationships(rel_query)] == [rel_id]
+    # an overwrite: 0.3 selects the existing relationship by asset, related and type at once
+    moved = AeselAssetRelationship()
+    moved.asset, moved.type, moved.related = updated, "object", "34567"
+    saved = client.save_asset_relationship(moved, new_relationship)
+    assert [(r["id"], r["relatedId"]) for r in saved] == [(rel_id, "34567")]
+    deleted = client.delete_asset_relationship(updated, "object", "34567")
+    assert [r["relatedId"] for r in deleted] == ["34567"]
     client.delete_asset(updated)
 
 
