@@ -98,7 +98,7 @@ class Node:
             auth=settings.auth,
         )
         if self.security.cbc:
-            s = settings  # Aesel returned its configured key texts at registration (reference 1.4)
+            s = settings  # Aesel answered its configured key texts (docs/compat.md §3.7)
             self.services.scenes.response_extra = {
                 "encryption_key": s.aes_in_key, "encryption_iv": s.aes_in_iv,
                 "encryption_password": "", "encryption_salt": "",

@@ -1,4 +1,4 @@
-"""Message types and error codes of the Aesel wire protocol (reference section 1.2).
+"""Message types and error codes of the Aesel wire protocol (docs/compat.md §1.2).
 
 These numbers are part of the wire format: clients switch on them. Never renumber.
 """
@@ -73,7 +73,7 @@ class ErrCode(IntEnum):
     DEVICE_LOCK = 130
 
 
-#: msg_types accepted as inbound UDP/WebSocket events (reference section 3.1).
+#: msg_types accepted as inbound UDP/WebSocket events (docs/compat.md §3.1).
 INBOUND_EVENT_TYPES = frozenset(
     {
         MsgType.OBJ_UPD,

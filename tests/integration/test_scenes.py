@@ -1,4 +1,4 @@
-"""Scenes over real HTTP (reference 1.3)."""
+"""Scenes over real HTTP (docs/compat.md §1.3)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ async def test_create_get_update_delete(http: httpx.AsyncClient) -> None:
 
 
 async def test_update_keeps_active_and_public(http: httpx.AsyncClient) -> None:
-    # reference 7.16: every update reset active/public to the request's defaults
+    # docs/compat.md §7.16: every update reset active/public to the request's defaults
     await http.put("/v1/scene/p", json=scene_body(name="p", public=False, active=False))
     await http.post("/v1/scene/p", json=scene_body(name="q"))
     await http.put("/v1/scene/p/asset/as1")
@@ -104,7 +104,7 @@ async def test_query_by_tags_and_distance_in_metres(http: httpx.AsyncClient) -> 
 
 
 async def test_private_scene_is_found_by_key_with_auth_off(http: httpx.AsyncClient) -> None:
-    # reference 7.16: GET by key only matched public scenes
+    # docs/compat.md §7.16: GET by key only matched public scenes
     await http.put("/v1/scene/priv", json=scene_body(public=False))
     assert (await http.get("/v1/scene/priv")).status_code == 200
 
