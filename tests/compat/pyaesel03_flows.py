@@ -98,6 +98,10 @@ def scene_flow(client: Any) -> None:
     upd.tags = ["updatedTag"]
     client.update_scene("tagged", upd)
     assert client.get_scene("tagged")["scenes"][0]["tags"] == ["basicTag", "updatedTag"]
+    # and their "find scenes": by key, name and tags
+    query = AeselScene()
+    query.key, query.tags = "tagged", ["updatedTag"]
+    assert [s["key"] for s in client.scene_query(query)["scenes"]] == ["tagged"]
 
 
 def property_flow(client: Any) -> None:
