@@ -36,6 +36,7 @@ from aesel.services.viewer import Viewer
 from aesel.storage.embedded import SqliteStore
 from aesel.storage.embedded.catalog import FileBlobs, SqliteCatalog
 from aesel.udp.crypto import CbcCodec, UdpSecurity, cbc_key_bytes
+from aesel.udp.floors import ReplayFloors
 from aesel.udp.server import UdpEndpoint
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class Node:
         )
         self.bus.subscribe(self.hub.deliver)
         self.security = make_security(settings)
+        self.floors = ReplayFloors(self.security, self.store, settings.flush_interval)
         flush = settings.flush_interval
         self.services = Services(
             objects=ObjectService(self.store, self.bus, drops, flush_interval=flush),
@@ -156,6 +158,7 @@ class Node:
     async def start(self) -> None:
         s = self.settings
         await self.store.open()
+        await self.floors.start()  # before the registrations make the gcm channels
         n = await self.services.scenes.load_registrations()
         await self.catalog_store.open()
         await self.blobs.open()
@@ -218,6 +221,7 @@ class Node:
         await self.ws.stop()
         if self._udp_transport is not None:
             self._udp_transport.close()
+        await self.floors.stop()
         for table in (self.services.objects.table, self.services.properties.table):
             try:
                 await table.close()

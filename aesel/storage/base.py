@@ -19,7 +19,7 @@ Semantics every implementation keeps:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -197,7 +197,22 @@ class SceneStore(Protocol):
     async def links(self) -> list[tuple[str, str, DeviceTransform]]: ...
 
 
-class Store(ObjectStore, PropertyStore, SceneStore, Protocol):
+class ReplayFloorStore(Protocol):
+    """The replay floor of each GCM device key: the highest sequence the node accepted.
+
+    Keys are ``aesel.udp.crypto.key_id`` strings. A floor only rises: the node refuses every
+    datagram at or below it after a restart, so lowering one would let old datagrams replay.
+    Several nodes sharing a key may advance its floor concurrently; the highest value wins.
+    """
+
+    async def replay_floors(self) -> dict[str, int]:
+        """Every stored floor, by key id."""
+
+    async def advance_replay_floors(self, marks: Mapping[str, int]) -> None:
+        """Raise each key's floor to its mark (a lower mark leaves the floor); durable on return."""
+
+
+class Store(ObjectStore, PropertyStore, SceneStore, ReplayFloorStore, Protocol):
     """Everything the core server needs from a backend."""
 
     async def open(self) -> None: ...
