@@ -14,6 +14,15 @@ States (``SessionState``) and transitions::
     OPEN --receive/too many errors--> CLOSED
     OPEN --close()-------------------> CLOSED
 
+Each subscription has a state of its own (``SubscriptionState``)::
+
+    (none) --subscribe/resync--> SUBSCRIBING --loaded()--> LIVE --resync--> SUBSCRIBING
+    SUBSCRIBING or LIVE --unsubscribe/refused()--> (none)
+
+While SUBSCRIBING the snapshot is loading and the subscription's events are held back; the
+adapter sends the snapshot and calls ``loaded(scene)``, which says whether the client still
+wants the scene (it may have unsubscribed, or subscribed again, meanwhile).
+
 Client messages are JSON text (see ``docs/realtime.md``)::
 
     {"type":"subscribe","scene":S,"format":"json"|"binary","interest":{"center":[x,y,z],"radius":r}}
@@ -33,24 +42,20 @@ from typing import Any
 
 import orjson
 
-from aesel.realtime.hub import Format, Interest
+from aesel.model.codes import CloseCode
+from aesel.model.stream import Format, Interest
 
 
-class CloseCode(IntEnum):
-    """WebSocket close codes aesel uses (4000-4999 are application codes)."""
+class SubscriptionState(IntEnum):
+    SUBSCRIBING = 1  # the snapshot is loading; events are held back
+    LIVE = 2
 
-    NORMAL = 1000
-    GOING_AWAY = 1001  # the node is shutting down
-    PROTOCOL_ERROR = 1002
-    UNSUPPORTED_DATA = 1003  # e.g. a binary message where JSON text was expected
-    POLICY = 1008
-    TOO_BIG = 1009  # a message larger than ws_max_message
-    INTERNAL = 1011
-    BAD_REQUEST = 4000  # too many malformed messages in a row
-    UNAUTHORIZED = 4001  # the token was missing, invalid or expired
-    FORBIDDEN = 4003  # the principal may not see that scene
-    SLOW = 4008  # the client fell behind the stream (slow consumer)
-    TOO_MANY_SUBSCRIPTIONS = 4029
+
+SUBSCRIPTION_TRANSITIONS: dict[SubscriptionState | None, frozenset[SubscriptionState | None]] = {
+    None: frozenset({SubscriptionState.SUBSCRIBING}),
+    SubscriptionState.SUBSCRIBING: frozenset({SubscriptionState.LIVE, None}),
+    SubscriptionState.LIVE: frozenset({SubscriptionState.SUBSCRIBING, None}),
+}
 
 
 class SessionState(IntEnum):
@@ -89,9 +94,9 @@ class SetInterest:
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    """An update with the meaning of a UDP event: ``data`` is its JSON, as a datagram."""
+    """An update with the meaning of a UDP event: ``doc`` is its parsed JSON object."""
 
-    data: bytes
+    doc: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +155,31 @@ class Session:
     max_errors: int = 20
     state: SessionState = SessionState.OPEN
     scenes: dict[str, Format] = field(default_factory=dict)
+    subscriptions: dict[str, SubscriptionState] = field(default_factory=dict)
     errors_in_a_row: int = 0
+
+    def _sub_to(self, scene: str, state: SubscriptionState | None) -> None:
+        now = self.subscriptions.get(scene)
+        if state not in SUBSCRIPTION_TRANSITIONS[now]:
+            raise RuntimeError(f"subscription to {scene!r} cannot go from {now} to {state}")
+        if state is None:
+            self.subscriptions.pop(scene, None)
+            self.scenes.pop(scene, None)
+        else:
+            self.subscriptions[scene] = state
+
+    def loaded(self, scene: str) -> bool:
+        """The snapshot of ``scene`` was sent: go LIVE. ``False`` when the client no longer
+        waits for it (unsubscribed meanwhile): the adapter drops the subscription."""
+        if self.subscriptions.get(scene) is not SubscriptionState.SUBSCRIBING:
+            return False
+        self._sub_to(scene, SubscriptionState.LIVE)
+        return True
+
+    def refused(self, scene: str) -> None:
+        """The subscription was refused (no such scene, or no right to it)."""
+        if scene in self.subscriptions:
+            self._sub_to(scene, None)
 
     def _to(self, state: SessionState) -> None:
         if state not in TRANSITIONS[self.state]:
@@ -214,7 +243,7 @@ class Session:
     def _dispatch(self, doc: dict[str, Any], raw: str) -> list[Command]:
         kind = doc.get("type")
         if kind is None and "msg_type" in doc:
-            return [Inbound(raw.encode())]
+            return [Inbound(doc)]
         if kind == "subscribe" or kind == "resync":
             scene = self._scene(doc)
             fmt_name = doc.get("format", self.scenes.get(scene, self.default_format))
@@ -236,11 +265,14 @@ class Session:
                     )
                 ]
             self.scenes[scene] = fmt
+            if self.subscriptions.get(scene) is not SubscriptionState.SUBSCRIBING:
+                self._sub_to(scene, SubscriptionState.SUBSCRIBING)
             return [Subscribe(scene, fmt, interest)]
         if kind == "unsubscribe":
             scene = self._scene(doc)
-            if self.scenes.pop(scene, None) is None:
+            if scene not in self.subscriptions:
                 raise ValueError(f"not subscribed to scene {scene!r}")
+            self._sub_to(scene, None)
             return [
                 Unsubscribe(scene),
                 Reply(orjson.dumps({"type": "unsubscribed", "scene": scene})),

@@ -1,7 +1,7 @@
 """Store contracts.
 
 Every backend (the embedded SQLite store now; MongoDB and Neo4j for scale-out) implements
-these Protocols and passes the same contract suite (``tests/integration/test_store_contract``).
+these Protocols and passes the same contract suite (``tests/contract/``).
 
 Semantics every implementation keeps:
 
@@ -94,6 +94,12 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return EARTH_DIAMETER_M * math.asin(math.sqrt(min(1.0, max(0.0, h))))
 
 
+def visible(owner: str, public: bool, principal: str | None, see_all: bool) -> bool:
+    """The visibility rule a store pushes into its queries: the same as
+    ``aesel.services.policy`` decides for READ (public, the principal's own, or everything)."""
+    return public or see_all or (principal is not None and owner == principal)
+
+
 @dataclass(frozen=True, slots=True)
 class SceneFilter:
     """A scene query (reference section 5), with ``distance`` in metres.
@@ -124,7 +130,7 @@ class SceneFilter:
             return False
         if self.public is not None and s.public != self.public:
             return False
-        if not (s.public or self.see_all or (self.principal and s.user == self.principal)):
+        if not visible(s.user, s.public, self.principal, self.see_all):
             return False
         if self.tags and not all(t in s.tags for t in self.tags):
             return False
@@ -168,7 +174,12 @@ class SceneStore(Protocol):
 
     async def get_scene(self, key: str) -> Scene | None: ...
 
-    async def put_scene(self, scene: Scene) -> None: ...
+    async def put_scene(self, scene: Scene) -> None:
+        """Upsert ``scene`` (an update of a scene the caller has read)."""
+
+    async def insert_scene(self, scene: Scene) -> None:
+        """Create ``scene``; :class:`aesel.errors.Conflict` when its key exists (atomically:
+        two nodes creating one key cannot both succeed)."""
 
     async def delete_scene(self, key: str) -> bool:
         """Delete the scene with its registrations and links (devices stay)."""

@@ -88,10 +88,6 @@ class UnsupportedVersion(BadRequest):
     reason = "gcm_version"
 
 
-class Unauthenticated(BadRequest):
-    reason = "unauthenticated"
-
-
 def new_key() -> bytes:
     return os.urandom(32)
 

@@ -115,6 +115,10 @@ class SqliteStore(SqliteDb):
         sql = "INSERT OR REPLACE INTO scenes(key, doc) VALUES (?,?)"
         await self._write(sql, [(scene.key, dump(scene))])
 
+    async def insert_scene(self, scene: Scene) -> None:
+        sql = "INSERT INTO scenes(key, doc) VALUES (?,?)"
+        await self._write(sql, [(scene.key, dump(scene))])
+
     async def delete_scene(self, key: str) -> bool:
         def run(db: sqlite3.Connection) -> bool:
             n = db.execute("DELETE FROM scenes WHERE key=?", (key,)).rowcount
