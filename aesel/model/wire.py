@@ -51,6 +51,10 @@ class GraphHandleIn(WireModel):
 
 
 Handles = Annotated[list[GraphHandleIn] | list[float] | None, BeforeValidator(_empty_is_none)]
+# PyAesel 0.3 sends an object's own handles as one handle object each (accepted, not stored)
+LegacyHandle = Annotated[
+    GraphHandleIn | list[GraphHandleIn] | list[float] | None, BeforeValidator(_empty_is_none)
+]
 
 
 class ObjectFrameIn(WireModel):
@@ -130,9 +134,9 @@ class ObjectIn(WireModel):
     scale: Vec3 = None
     frame: int | None = None
     timestamp: int | None = None
-    translation_handle: Handles = None
-    rotation_handle: Handles = None
-    scale_handle: Handles = None
+    translation_handle: LegacyHandle = None
+    rotation_handle: LegacyHandle = None
+    scale_handle: LegacyHandle = None
     transaction_id: OptStr = None
 
     @field_validator("transform")
