@@ -1,6 +1,6 @@
 """Scenes, registrations and the transforms between devices and scenes.
 
-Transforms (reference 3.5, decisions section 2), as 4x4 matrices acting on column vectors:
+Transforms (docs/compat.md §3.5), as 4x4 matrices acting on column vectors:
 
 - A registration of device D to scene S holds ``M_SD``: scene S coordinates -> D coordinates.
 - A scene link ``A -> B`` holds ``M_AB``: A coordinates -> B coordinates. For a device
