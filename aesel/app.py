@@ -254,7 +254,7 @@ class Node:
         app = create_app(self.services, max_body=s.max_body)
         catalog_api.install(app, self.catalog)
         app.state.metrics = self.metrics
-        app.state.ws_port = self.ws_port  # for the viewer's /viewer/config.json
+        app.state.ws_port = self.ws_port  # for the viewer's /viewer-config.json
         app.state.metrics_token = metrics_token(s)
         if app.state.metrics_token == "":
             log.warning("--auth without --metrics-token: GET /metrics answers 401 to everyone")

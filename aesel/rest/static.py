@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 STATIC = Path(__file__).parent / "static"
@@ -24,10 +24,11 @@ def install(app: FastAPI) -> None:
     """
 
     @app.get("/viewer", include_in_schema=False)
-    async def viewer_root() -> RedirectResponse:
-        return RedirectResponse("/viewer/")
+    async def viewer_root() -> FileResponse:
+        """The page itself, as ``/viewer/`` (it names its script by absolute path)."""
+        return FileResponse(STATIC / "viewer" / "index.html")
 
-    @app.get("/viewer/config.json", include_in_schema=False)
+    @app.get("/viewer-config.json", include_in_schema=False)
     async def viewer_config(request: Request) -> JSONResponse:
         """Where the viewer finds the WebSocket (the node sets ``app.state.ws_port``)."""
         return JSONResponse({"ws_port": getattr(request.app.state, "ws_port", None)})

@@ -22,9 +22,9 @@ async def test_docs_reference_only_local_assets(http: httpx.AsyncClient) -> None
 
 
 async def test_viewer_and_its_config(http: httpx.AsyncClient, node: Node) -> None:
-    assert (await http.get("/viewer")).status_code in (301, 302, 307)
     page = await http.get("/viewer/")
-    assert page.status_code == 200 and 'src="viewer.js"' in page.text
+    assert page.status_code == 200 and 'src="/viewer/viewer.js"' in page.text
+    assert (await http.get("/viewer")).text == page.text
     script = await http.get("/viewer/viewer.js")
     assert script.headers["content-type"].startswith("text/javascript")
-    assert (await http.get("/viewer/config.json")).json() == {"ws_port": node.ws_port}
+    assert (await http.get("/viewer-config.json")).json() == {"ws_port": node.ws_port}

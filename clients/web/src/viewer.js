@@ -250,7 +250,7 @@ function render() {
 }
 
 async function main() {
-  const config = await (await fetch('/viewer/config.json')).json();
+  const config = await (await fetch('/viewer-config.json')).json();
   const port = params.get('ws') || config.ws_port || String(Number(location.port || 80) + 1);
   wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.hostname}:${port}/`;
   render();
