@@ -34,6 +34,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from aesel.errors import AeselError
 from aesel.realtime import codec
@@ -99,6 +100,10 @@ class AeselConnection(ServerConnection):
 
     def buffered(self) -> int:
         return int(self.transport.get_write_buffer_size())
+
+    def is_closing(self) -> bool:
+        # after a close frame either way the transport may already refuse writes (write_eof)
+        return self.transport.is_closing() or self.protocol.state is not State.OPEN
 
     def close_slow(self, code: int, reason: str) -> None:
         for sub in list(getattr(self, "subs", {}).values()):
