@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from aesel.model.wire import ObjectIn, PropertyIn
+from aesel.model.wire import ObjectIn, PropertyIn, is_float32
 from aesel.services.objects import ObjectService
 from aesel.services.properties import PropertyService
 from aesel.udp.codec import decode_event
@@ -41,6 +41,8 @@ def bare_transform(doc: Any) -> tuple[str, str, tuple[float, ...], str | None] |
     if device is not None and type(device) is not str:
         return None
     if type(t) is not list or len(t) != 16 or not set(map(type, t)) <= _NUMBERS:
+        return None
+    if not all(map(is_float32, t)):  # the validating path refuses it with a message
         return None
     return key, scene, tuple(map(float, t)), device or None
 

@@ -19,6 +19,8 @@ from aesel.udp.codec import validation_message
 
 log = logging.getLogger(__name__)
 
+LONE_SURROGATE = "text holds a lone surrogate, expected valid unicode (utf-8)"
+
 
 def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
     parts, code = [], ErrCode.TRANSLATION_ERROR
@@ -62,6 +64,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> Response:
+        if "surrogates not allowed" in str(exc):  # a body the wire models do not check
+            return error(400, int(ErrCode.TRANSLATION_ERROR), LONE_SURROGATE)
         log.exception("%s %s failed", request.method, request.url.path)
         return error(500, int(ErrCode.PROCESSING_ERROR), "internal error")
 

@@ -15,7 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from aesel.app import Node
-from tests.conftest import register
+from tests.conftest import register, stop_aesel, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -83,3 +83,126 @@ async def test_clients_closing_mid_broadcast_cost_other_scenes_nothing(
     # the loopback may drop datagrams, the hub must not)
     assert node.hub.stats.udp_deliveries == published, (node.hub.stats, published)
     assert node.services.drops["internal"] == 0
+
+
+# -- H3: non-finite and out-of-range numbers, on every path, then a restart -------------------
+
+IDENT = "[1,0,0,0, 0,1,0,0, 0,0,1,0, 0,0,0,1]"
+BAD_NUMBERS = ("NaN", "Infinity", "-Infinity", "1e309", "1e300", "3.5e38")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def bad_rest_bodies(bad: str) -> list[tuple[str, str, str]]:
+    """(method, path, body) carrying ``bad`` in each kind of number a REST body holds."""
+    t = IDENT.replace("[1,", f"[{bad},", 1)
+    return [
+        ("POST", "/v1/scene/s/object", f'{{"objects":[{{"name":"n","transform":{t}}}]}}'),
+        ("POST", "/v1/scene/s/object/{key}", f'{{"objects":[{{"transform":{t}}}]}}'),
+        ("POST", "/v1/scene/s/object", f'{{"objects":[{{"translation":[{bad},0,0]}}]}}'),
+        ("POST", "/v1/scene/s/object", f'{{"objects":[{{"scale":[1,{bad},1]}}]}}'),
+        ("POST", "/v1/scene/s/object", f'{{"objects":[{{"euler_rotation":[0,0,{bad}]}}]}}'),
+        (
+            "POST",
+            "/v1/scene/s/object/{key}/action",
+            f'{{"name":"a","keyframes":[{{"frame":1,"transform":{t}}}]}}',
+        ),
+        ("POST", "/v1/scene/s/property", f'{{"properties":[{{"name":"p","values":[{bad}]}}]}}'),
+        (
+            "POST",
+            "/v1/scene/s/property",
+            f'{{"properties":[{{"name":"p","values":[{{"value":{bad}}}]}}]}}',
+        ),
+        (
+            "POST",
+            "/v1/scene/s/property/{pkey}/action",
+            f'{{"name":"a","keyframes":[{{"frame":1,"values":[{{"value":{bad}}}]}}]}}',
+        ),
+        ("PUT", "/v1/scene/t", f'{{"scenes":[{{"name":"t","latitude":{bad}}}]}}'),
+    ]
+
+
+def test_non_finite_numbers_are_refused_on_every_path_and_survive_a_restart(
+    aesel_process: Any,
+) -> None:
+    from websockets.sync.client import connect as ws_connect
+
+    ws_port = free_port()
+    p = aesel_process("--ws-port", str(ws_port))
+    with httpx.Client(base_url=p.url, timeout=10) as c:
+        assert c.put("/v1/scene/s", json={"scenes": [{"name": "s"}]}).status_code == 200
+        r = c.post("/v1/scene/s/object", json={"objects": [{"name": "o", "transform": at(1.0)}]})
+        key = r.json()["objects"][0]["key"]
+        r = c.post("/v1/scene/s/property", json={"properties": [{"name": "p", "values": [1.0]}]})
+        pkey = r.json()["properties"][0]["key"]
+        headers = {"Content-Type": "application/json"}
+        for bad in BAD_NUMBERS:
+            for method, path, body in bad_rest_bodies(bad):
+                url = path.format(key=key, pkey=pkey)
+                r = c.request(method, url, content=body, headers=headers)
+                assert r.status_code == 400, (method, url, body, r.status_code, r.text)
+                assert "float32" in r.json()["err_msg"], r.text
+        # UDP and WebSocket: refused and counted, never applied
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for bad in ("1e300", "3.5e38", "-1e39"):
+                t = IDENT.replace("[1,", f"[{bad},", 1)
+                d = f'{{"msg_type":1,"key":"{key}","scene":"s","transform":{t}}}'
+                s.sendto(d.encode(), ("127.0.0.1", p.udp_port))
+        with ws_connect(f"ws://127.0.0.1:{ws_port}/") as ws:
+            ws.recv()  # welcome
+            t = IDENT.replace("[1,", "[1e300,", 1)
+            ws.send(f'{{"msg_type":1,"key":"{key}","scene":"s","transform":{t}}}')
+            reply = orjson.loads(ws.recv(timeout=5))
+            assert reply["type"] == "error" and "float32" in reply["message"], reply
+
+        def invalid_drops() -> int:
+            text = c.get("/metrics").text
+            return sum(
+                int(float(line.split()[-1]))
+                for line in text.splitlines()
+                if line.startswith('aesel_drops_total{reason="invalid"}')
+            )
+
+        wait_until(lambda: invalid_drops() >= 4)
+        assert c.get(f"/v1/scene/s/object/{key}").json()["objects"][0]["transform"] == at(1.0)
+    stop_aesel(p)
+    p = aesel_process("--ws-port", str(ws_port))
+    with httpx.Client(base_url=p.url, timeout=10) as c:
+        r = c.get(f"/v1/scene/s/object/{key}")
+        assert r.status_code == 200 and r.json()["objects"][0]["transform"] == at(1.0)
+        assert (
+            c.post("/v1/scene/s/object/query", json={"objects": [{"name": "o"}]}).status_code == 200
+        )
+        r = c.post(f"/v1/scene/s/object/{key}", json={"objects": [{"transform": at(2.0)}]})
+        assert r.status_code == 200
+        assert c.get(f"/v1/scene/s/property/{pkey}").status_code == 200
+        with ws_connect(f"ws://127.0.0.1:{ws_port}/") as ws:
+            ws.recv()
+            ws.send('{"type":"subscribe","scene":"s"}')
+            snap = orjson.loads(ws.recv(timeout=5))
+            assert snap["type"] == "snapshot" and len(snap["objects"]) == 1, snap
+        assert c.delete(f"/v1/scene/s/object/{key}").status_code == 200
+
+
+# -- L1: a lone surrogate in a JSON body ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("PUT", "/v1/scene/s", '{"scenes":[{"name":"\\ud800"}]}'),
+        ("POST", "/v1/scene/s/object", '{"objects":[{"name":"\\udc00x"}]}'),
+        ("POST", "/v1/collection", '{"name":"\\ud800","description":"d"}'),
+    ],
+)
+async def test_a_lone_surrogate_in_a_body_is_a_400(
+    http: httpx.AsyncClient, method: str, path: str, body: str
+) -> None:
+    r = await http.request(method, path, content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert "lone surrogate" in r.json()["err_msg"]
