@@ -206,3 +206,28 @@ async def test_a_lone_surrogate_in_a_body_is_a_400(
     r = await http.request(method, path, content=body, headers={"Content-Type": "application/json"})
     assert r.status_code == 400, r.text
     assert "lone surrogate" in r.json()["err_msg"]
+
+
+# -- M5: a write answered 503 never becomes visible or durable -----------------------------
+
+
+async def test_a_write_refused_by_the_store_is_never_served(
+    http: httpx.AsyncClient, node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aesel.errors import BackendUnavailable
+
+    await http.put("/v1/scene/s", json={"scenes": [{"name": "s"}]})
+    key = await new_object(http, "s", "o")
+
+    async def full(*_: object) -> None:
+        raise BackendUnavailable("sqlite: database or disk is full")
+
+    monkeypatch.setattr(node.store, "_write", full)  # every write of the store fails
+    r = await http.post(f"/v1/scene/s/object/{key}", json={"objects": [{"transform": at(9.0)}]})
+    assert r.status_code == 503, r.text
+    monkeypatch.undo()
+    r = await http.get(f"/v1/scene/s/object/{key}")
+    assert r.json()["objects"][0]["transform"] == at(0.0)  # before: the refused value
+    await node.services.objects.table.flush()
+    stored = await node.store.get_object(key)
+    assert stored is not None and list(stored.transform) == at(0.0)
