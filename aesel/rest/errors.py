@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from aesel.errors import AeselError
+from aesel.logutil import LogLimiter
 from aesel.model.codes import ErrCode
 from aesel.rest.responses import error
 from aesel.udp.codec import validation_message
@@ -42,10 +43,12 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
 
 
 def install(app: FastAPI) -> None:
+    limited = LogLimiter(log, rate=2.0, burst=10)
+
     @app.exception_handler(AeselError)
     async def aesel_error(request: Request, exc: AeselError) -> Response:
-        if exc.status >= 500:
-            log.error("%s %s: %s", request.method, request.url.path, exc.message)
+        if exc.status >= 500:  # one line each, at most a few a second (a full disk: every call)
+            limited.warning("%s %s: %s", request.method, request.url.path, exc.message)
             return error(exc.status, int(exc.err_code), exc.reason.replace("_", " "))
         return error(exc.status, int(exc.err_code), exc.message)
 

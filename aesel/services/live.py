@@ -70,6 +70,7 @@ class LiveTable(Generic[E]):
         self._tombstones: OrderedDict[str, None] = OrderedDict()
         self._deleting: Counter[str] = Counter()  # deletes in flight, by key
         self._closing = asyncio.Event()
+        self._in_flight = 0
         self._task: asyncio.Task[None] | None = None
         self.flushes = 0
         self.flushed = 0
@@ -178,13 +179,15 @@ class LiveTable(Generic[E]):
 
     @property
     def pending(self) -> int:
-        return len(self._dirty)
+        """Streamed values not yet durable: dirty, or in the batch being written."""
+        return len(self._dirty) + self._in_flight
 
     async def flush(self) -> None:
         """Write every dirty value now, in one batch."""
         if not self._dirty:
             return
         batch, self._dirty = self._dirty, {}
+        self._in_flight = len(batch)
         try:
             await self._save(list(batch.values()))
         except BaseException as e:  # CancelledError too: the batch is never dropped
@@ -197,6 +200,8 @@ class LiveTable(Generic[E]):
                     self.name, len(batch), e,
                 )  # fmt: skip
             raise
+        finally:
+            self._in_flight = 0
         self.flushes += 1
         self.flushed += len(batch)
 

@@ -7,6 +7,7 @@ import asyncio
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from aesel.app import Node
+from aesel.config import Settings
 from tests.conftest import register, stop_aesel, wait_until
 
 pytestmark = pytest.mark.integration
@@ -231,3 +233,29 @@ async def test_a_write_refused_by_the_store_is_never_served(
     await node.services.objects.table.flush()
     stored = await node.store.get_object(key)
     assert stored is not None and list(stored.transform) == at(0.0)
+
+
+# -- L-c: datagrams the kernel drops show in /metrics ---------------------------------------
+
+
+def drops_metric(text: str, reason: str) -> int:
+    prefix = f'aesel_drops_total{{reason="{reason}"}}'
+    return sum(int(float(x.split()[-1])) for x in text.splitlines() if x.startswith(prefix))
+
+
+async def test_datagrams_the_kernel_drops_are_counted(tmp_path: Path) -> None:
+    settings = Settings(
+        http_port=0, udp_port=0, ws_port=0, data_dir=tmp_path / "data", udp_buffer=4096
+    )
+    n = Node(settings)
+    await n.start()
+    try:
+        datagram = b'{"msg_type":1,"key":"k","scene":"s","transform":[]}'
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for _ in range(5000):  # the loop is blocked here: the server cannot read
+                s.sendto(datagram, ("127.0.0.1", n.udp_port))
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{n.http_port}") as c:
+            text = (await c.get("/metrics")).text
+        assert drops_metric(text, "udp_rcvbuf") > 0, text
+    finally:
+        await n.stop()

@@ -6,6 +6,14 @@ from one caller apply in order. WAL mode with ``synchronous=FULL``: a committed 
 a crash of the process and of the machine. Entities are JSON documents beside the columns that
 queries filter on. SQLite errors are translated here, once: a constraint violation is a
 ``Conflict``, anything else ``BackendUnavailable``.
+
+Faults. The connection holds an exclusive lock (``locking_mode=EXCLUSIVE``), so the WAL
+index lives in heap memory instead of a shared mmap of ``<db>-shm``: a store file that turns
+unwritable under us gives an I/O error (answered 503 and logged), not a SIGBUS that kills the
+process; it also means one aesel process per data directory. ``open`` refuses, with one line
+naming the file, an empty file where a store was expected, a file that fails
+``PRAGMA quick_check``, and a store it cannot write. :meth:`problem` says whether the last
+call failed (the last write, once any write succeeded again), for ``/health``.
 """
 
 from __future__ import annotations
@@ -39,6 +47,14 @@ class SqliteDb:
         self._schema = schema
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"aesel-{path.stem}")
         self._db: sqlite3.Connection | None = None
+        self._error: str | None = None  # the last failure, until a write succeeds
+        self._closed = False
+
+    def problem(self) -> str | None:
+        """Why the store cannot serve (closed, or its last call failed); ``None`` when healthy."""
+        if self._db is None:
+            return f"{self.path.name} is closed"
+        return f"{self.path.name}: {self._error}" if self._error is not None else None
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
@@ -48,6 +64,7 @@ class SqliteDb:
             except sqlite3.IntegrityError as e:
                 raise Conflict(f"already taken: {e}") from e
             except sqlite3.Error as e:
+                self._error = str(e)
                 raise BackendUnavailable(f"sqlite: {e}") from e
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
@@ -63,6 +80,7 @@ class SqliteDb:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            self._error = None
             return out
 
         return await self._run(run)
@@ -72,14 +90,35 @@ class SqliteDb:
         await self._tx(lambda db: db.executemany(sql, rows))
 
     async def open(self) -> None:
+        """Open (or create) the store; refuses an empty, damaged or unwritable one."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
         def connect() -> None:
+            if self.path.is_file() and self.path.stat().st_size == 0:
+                raise BackendUnavailable(
+                    f"cannot open {self.path}: the file is empty, expected an aesel store "
+                    "(remove it to start afresh)"
+                )
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=5000")
-            db.executescript(self._schema)
+            try:
+                # the WAL index in heap memory, not a mmap of <db>-shm: a store file that turns
+                # unwritable is then an I/O error (503), not a SIGBUS that kills the process
+                db.execute("PRAGMA locking_mode=EXCLUSIVE")
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+                db.execute("PRAGMA busy_timeout=5000")
+                rows = [r[0] for r in db.execute("PRAGMA quick_check(5)")]
+                if rows != ["ok"]:
+                    raise BackendUnavailable(
+                        f"cannot open {self.path}: integrity check failed: {'; '.join(rows)}"
+                    )
+                db.executescript(self._schema)
+                # a real write: a read-only file or directory is refused now, not at first use
+                (version,) = db.execute("PRAGMA user_version").fetchone()
+                db.execute(f"PRAGMA user_version={int(version)}")
+            except BaseException:
+                db.close()
+                raise
             self._db = db
 
         try:
@@ -88,6 +127,10 @@ class SqliteDb:
             raise BackendUnavailable(f"cannot open {self.path}: {e}") from e
 
     async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+
         def disconnect() -> None:
             if self._db is not None:
                 self._db.close()
