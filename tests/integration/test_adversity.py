@@ -259,3 +259,47 @@ async def test_datagrams_the_kernel_drops_are_counted(tmp_path: Path) -> None:
         assert drops_metric(text, "udp_rcvbuf") > 0, text
     finally:
         await n.stop()
+
+
+# -- M8: replies and snapshots count against the slow-consumer limit; commands are budgeted --
+
+
+async def test_a_client_looping_resync_without_reading_is_disconnected(tmp_path: Path) -> None:
+    from tests.integration.test_ws import masked_text, raw_ws
+
+    settings = Settings(
+        http_port=0, udp_port=0, ws_port=0, data_dir=tmp_path / "data",
+        ws_high_water=64 * 1024, ws_sndbuf=4096, slow_timeout=0.5,
+    )  # fmt: skip
+    n = Node(settings)
+    await n.start()
+    loop = asyncio.get_running_loop()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{n.http_port}") as http:
+            await http.put("/v1/scene/s", json={"scenes": [{"name": "s"}]})
+            objs = [{"name": f"o{i}", "transform": at(float(i))} for i in range(400)]
+            assert (await http.post("/v1/scene/s/object", json={"objects": objs})).is_success
+        client = await loop.run_in_executor(None, raw_ws, n.ws_port)  # never reads again
+        resync = masked_text(b'{"type":"resync","scene":"s"}')
+        await loop.run_in_executor(None, client.sendall, resync * 300)
+        deadline = time.monotonic() + 10
+        while n.ws.connections:  # before: never disconnected, its buffer grew by a snapshot
+            assert time.monotonic() < deadline, "the non-reading client was never disconnected"
+            buffered = sum(c.transport.get_write_buffer_size() for c in n.ws._open)
+            assert buffered < 2 << 20, f"{buffered} bytes queued for a client that never reads"
+            await asyncio.sleep(0.01)
+        assert n.hub.stats.slow_disconnects == 1
+        client.close()
+    finally:
+        await n.stop()
+
+
+async def test_commands_are_rate_limited_per_connection(node: Node) -> None:
+    async with connect(f"ws://127.0.0.1:{node.ws_port}/", compression=None) as ws:
+        await ws.recv()  # welcome
+        for _ in range(200):
+            await ws.send('{"type":"ping"}')
+        replies = [orjson.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(200)]
+    limited = [r for r in replies if r.get("code") == "rate_limited"]
+    assert limited and len(limited) + sum(r["type"] == "pong" for r in replies) == 200
+    assert node.services.drops["rate_limited"] == len(limited)
