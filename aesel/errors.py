@@ -4,7 +4,8 @@
 
     AeselError                 err_code, HTTP status, a message safe to show a peer
     ├── BadRequest             110  400  input that cannot be parsed or has wrong types
-    │   └── MissingData        122  400  a required field is absent
+    │   ├── MissingData        122  400  a required field is absent
+    │   └── Unauthenticated    110  400  a streamed event whose sender is not authenticated
     ├── NotFound               102  404
     ├── Locked                 123  423  the object is locked by another device
     ├── PayloadTooLarge        110  413
@@ -12,6 +13,7 @@
     ├── Conflict               101  409  a username or email already taken
     ├── Unauthorized           101  401  no token, or a bad, expired or forged one
     ├── Forbidden              101  403  a valid token without the right to do this
+    ├── TooManyRequests        101  429  throttled (failed logins); ``retry_after`` seconds
     └── NothingMatched         102  416  Spring's "nothing found / nothing modified"
 
 Services raise these; REST turns them into ``{"err_code", "err_msg"}`` bodies, the UDP
@@ -69,6 +71,12 @@ class BackendUnavailable(AeselError):
     reason = "backend_unavailable"
 
 
+class Unauthenticated(BadRequest):
+    """A streamed event that needed an authenticated sender and did not come with one."""
+
+    reason = "unauthenticated"
+
+
 class Conflict(AeselError):
     err_code = ErrCode.ERROR
     status = 409
@@ -85,6 +93,18 @@ class Forbidden(AeselError):
     err_code = ErrCode.ERROR
     status = 403
     reason = "forbidden"
+
+
+class TooManyRequests(AeselError):
+    """Throttled; REST answers 429 with ``Retry-After: retry_after``."""
+
+    err_code = ErrCode.ERROR
+    status = 429
+    reason = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NothingMatched(AeselError):

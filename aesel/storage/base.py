@@ -1,7 +1,7 @@
 """Store contracts.
 
 Every backend (the embedded SQLite store now; MongoDB and Neo4j for scale-out) implements
-these Protocols and passes the same contract suite (``tests/integration/test_store_contract``).
+these Protocols and passes the same contract suite (``tests/contract/``).
 
 Semantics every implementation keeps:
 
@@ -19,7 +19,7 @@ Semantics every implementation keeps:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -168,7 +168,12 @@ class SceneStore(Protocol):
 
     async def get_scene(self, key: str) -> Scene | None: ...
 
-    async def put_scene(self, scene: Scene) -> None: ...
+    async def put_scene(self, scene: Scene) -> None:
+        """Upsert ``scene`` (an update of a scene the caller has read)."""
+
+    async def insert_scene(self, scene: Scene) -> None:
+        """Create ``scene``; :class:`aesel.errors.Conflict` when its key exists (atomically:
+        two nodes creating one key cannot both succeed)."""
 
     async def delete_scene(self, key: str) -> bool:
         """Delete the scene with its registrations and links (devices stay)."""
@@ -197,7 +202,22 @@ class SceneStore(Protocol):
     async def links(self) -> list[tuple[str, str, DeviceTransform]]: ...
 
 
-class Store(ObjectStore, PropertyStore, SceneStore, Protocol):
+class ReplayFloorStore(Protocol):
+    """The replay floor of each GCM device key: the highest sequence the node accepted.
+
+    Keys are ``aesel.udp.crypto.key_id`` strings. A floor only rises: the node refuses every
+    datagram at or below it after a restart, so lowering one would let old datagrams replay.
+    Several nodes sharing a key may advance its floor concurrently; the highest value wins.
+    """
+
+    async def replay_floors(self) -> dict[str, int]:
+        """Every stored floor, by key id."""
+
+    async def advance_replay_floors(self, marks: Mapping[str, int]) -> None:
+        """Raise each key's floor to its mark (a lower mark leaves the floor); durable on return."""
+
+
+class Store(ObjectStore, PropertyStore, SceneStore, ReplayFloorStore, Protocol):
     """Everything the core server needs from a backend."""
 
     async def open(self) -> None: ...

@@ -78,12 +78,13 @@ async def test_clients_closing_mid_broadcast_cost_other_scenes_nothing(
     finally:
         stop.set()
         await sender
-    await asyncio.sleep(0)  # the last flush of the turn
-    published = node.bus.last_seq("b") - seq0
-    assert closes > 10 and published > 1000
     # every event of scene b that was published reached its device (the hub's own count:
-    # the loopback may drop datagrams, the hub must not)
-    assert node.hub.stats.udp_deliveries == published, (node.hub.stats, published)
+    # the loopback may drop datagrams, the hub must not); the last ones may still be queued
+    deadline = time.monotonic() + 5
+    while node.hub.stats.udp_deliveries != node.bus.last_seq("b") - seq0:
+        assert time.monotonic() < deadline, (node.hub.stats, node.bus.last_seq("b") - seq0)
+        await asyncio.sleep(0.01)
+    assert closes > 10 and node.hub.stats.udp_deliveries > 1000
     assert node.services.drops["internal"] == 0
 
 
