@@ -9,6 +9,7 @@ import resource
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -185,3 +186,30 @@ async def test_health_is_503_with_the_reason_when_the_store_is_closed(
     await node.store.close()
     r = await http.get("/health")
     assert r.status_code == 503 and r.json() == {"status": "down", "reason": "aesel.db is closed"}
+
+
+def test_a_stored_document_that_no_longer_parses_is_a_503_not_a_500(aesel_process: Any) -> None:
+    p: AeselProcess = aesel_process()
+    with httpx.Client(base_url=p.url, timeout=10) as c:
+        c.put("/v1/scene/s", json={"scenes": [{"name": "s"}]})
+        r = c.post("/v1/scene/s/object", json={"objects": [{"name": "o", "transform": at(1.0)}]})
+        key = r.json()["objects"][0]["key"]
+    stop_aesel(p)
+    db = sqlite3.connect(p.data_dir / "aesel.db")  # what an older version stored for NaN
+    (doc,) = db.execute("SELECT doc FROM objects WHERE key=?", (key,)).fetchone()
+    damaged = orjson.loads(doc)
+    damaged["transform"][0] = None
+    db.execute("UPDATE objects SET doc=? WHERE key=?", (orjson.dumps(damaged), key))
+    db.commit()
+    db.close()
+    p = aesel_process(data_dir=p.data_dir)
+    with httpx.Client(base_url=p.url, timeout=10) as c:
+        for r in (
+            c.get(f"/v1/scene/s/object/{key}"),
+            c.post("/v1/scene/s/object/query", json={"objects": [{"name": "o"}]}),
+            c.post(f"/v1/scene/s/object/{key}", json={"objects": [{"name": "x"}]}),
+            c.delete(f"/v1/scene/s/object/{key}"),
+        ):
+            assert r.status_code == 503, (r.request.method, r.request.url, r.status_code, r.text)
+    err = stop_aesel(p)
+    assert "Traceback" not in err and "does not parse" in err, err

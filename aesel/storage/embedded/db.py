@@ -26,12 +26,26 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
+from pydantic import ValidationError
 
 from aesel.errors import BackendUnavailable, Conflict
 from aesel.model.entities import Entity
 
 T = TypeVar("T")
 E = TypeVar("E", bound=Entity)
+
+
+def _parse(cls: type[E], doc: bytes | str) -> E:
+    """A stored document as an entity; one that no longer parses (written by an older version,
+    or damaged) is a ``BackendUnavailable`` naming what is wrong, never an internal error."""
+    try:
+        return cls.model_validate_json(doc)
+    except ValidationError as e:
+        err = e.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise BackendUnavailable(
+            f"a stored {cls.__name__.lower()} does not parse: {where}: {err['msg'].lower()}"
+        ) from None
 
 
 def dump(e: Entity) -> bytes:
@@ -141,11 +155,11 @@ class SqliteDb:
 
     async def _get(self, cls: type[E], sql: str, *args: Any) -> E | None:
         row = await self._run(lambda db: db.execute(sql, args).fetchone())
-        return cls.model_validate_json(row[0]) if row else None
+        return _parse(cls, row[0]) if row else None
 
     async def _all(self, cls: type[E], sql: str, *args: Any) -> list[E]:
         rows = await self._run(lambda db: db.execute(sql, args).fetchall())
-        return [cls.model_validate_json(r[0]) for r in rows]
+        return [_parse(cls, r[0]) for r in rows]
 
     async def _delete(self, sql: str, *args: Any) -> bool:
         """Run a DELETE; ``True`` when it removed a row."""
