@@ -189,8 +189,12 @@ class Node:
                 ws_in=lambda: self.ws.events_in,
                 ws_connections=lambda: self.ws.connections,
                 udp_kernel_drops=lambda: self.udp.kernel_drops() if self.udp is not None else 0,
-                unsaved=lambda: sum(
-                    t.pending for t in (self.services.objects.table, self.services.properties.table)
+                unsaved=lambda: (
+                    sum(
+                        t.pending
+                        for t in (self.services.objects.table, self.services.properties.table)
+                    )
+                    + len(self.security.unsaved_floors())
                 ),
                 connections_refused=refused,
                 logins_refused=self.catalog.users.throttle.refused,

@@ -98,7 +98,8 @@ class AeselCollector:
         g.add_metric(["ws"], s.hub.subscriber_count())
         yield g
         g = GaugeMetricFamily(
-            "aesel_unsaved", "Streamed values not yet durable (dirty or in a batch being written)"
+            "aesel_unsaved",
+            "Streamed values and gcm replay floors not yet durable (dirty or being written)",
         )
         g.add_metric([], s.unsaved())
         yield g
