@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +88,9 @@ async def stay(url: str, sub: Subscriber, stop: asyncio.Event, goal: dict[str, f
             sub.closed = repr(e)
 
 
-async def churn(url: str, stop: asyncio.Event, counts: dict[str, int]) -> None:
+async def churn(
+    url: str, stop: asyncio.Event, counts: dict[str, int], errors: Counter[str]
+) -> None:
     while not stop.is_set():
         try:
             async with connect(url, compression=None, max_size=None) as ws:
@@ -96,8 +99,11 @@ async def churn(url: str, stop: asyncio.Event, counts: dict[str, int]) -> None:
                 for _ in range(5):
                     await asyncio.wait_for(ws.recv(), 2)
             counts["reconnects"] += 1
-        except Exception:
+        except Exception as e:
+            if stop.is_set():
+                break  # traffic has stopped: the last reads time out
             counts["churn_errors"] += 1
+            errors[f"{type(e).__name__}: {e}"[:80]] += 1
 
 
 async def udp_sender(port: int, keys: list[str], hz: float, stop: asyncio.Event) -> int:
@@ -187,7 +193,11 @@ async def main(
             subs = [Subscriber(f"ws{i}") for i in range(args.subscribers)]
             goal = {"seq": float("inf")}
             stayers = [asyncio.create_task(stay(ws_url, s, done, goal)) for s in subs]
-            tasks = [asyncio.create_task(churn(ws_url, stop, counts)) for _ in range(args.churners)]
+            errors: Counter[str] = Counter()
+            tasks = [
+                asyncio.create_task(churn(ws_url, stop, counts, errors))
+                for _ in range(args.churners)
+            ]
             tasks.append(asyncio.create_task(rest_loop(http, stop, counts)))
             sender = asyncio.create_task(udp_sender(udp_port, keys, args.hz, stop))
             start = time.monotonic()
@@ -223,6 +233,8 @@ async def main(
         print(f"{s.name:>12} {s.received:10d} {expected:10d} {s.gaps:5d}  {s.closed or '-'}")
     print(f"{'udp device':>12} {device.received:10d} {final - device_from:10d}")
     drops = [x for x in metrics.splitlines() if x.startswith("aesel_drops_total")]
+    for what, n in errors.most_common(5):
+        print(f"churn error x{n}: {what}")
     print("drops:", ", ".join(d.split("{")[1] for d in drops) or "none")
 
 
