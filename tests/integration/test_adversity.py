@@ -304,3 +304,30 @@ async def test_commands_are_rate_limited_per_connection(node: Node) -> None:
     limited = [r for r in replies if r.get("code") == "rate_limited"]
     assert limited and len(limited) + sum(r["type"] == "pong" for r in replies) == 200
     assert node.services.drops["rate_limited"] == len(limited)
+
+
+# -- H4 (hub side): outbound rate per destination ------------------------------------------
+
+
+async def test_many_devices_aimed_at_one_address_share_one_outbound_rate(
+    http: httpx.AsyncClient, node: Node, make_device: Any
+) -> None:
+    node.hub.udp_rate = 20_000  # bytes a second per destination (4 MiB/s by default)
+    await http.put("/v1/scene/s", json={"scenes": [{"name": "s"}]})
+    key = await new_object(http, "s", "o")
+    victim, bystander = await make_device(), await make_device()
+    for i in range(200):  # one registration names one device
+        await register(http, "s", victim, f"d{i}")
+    await register(http, "s", bystander, "own")
+    sender = await make_device()
+    start = time.monotonic()
+    for i in range(20):  # 20 events x 200 registrations: ~1 MB if nothing capped it
+        sender.send({"msg_type": 1, "key": key, "scene": "s", "transform": at(float(i))})
+        await bystander.recv()  # the bystander's own address gets every event
+    elapsed = time.monotonic() - start
+    got = 0
+    while not victim.peer.queue.empty():
+        got += len(victim.peer.queue.get_nowait())
+    one_flush = 200 * 300  # a flush may overdraw the bucket once
+    assert got <= 20_000 * (1 + elapsed) + one_flush, (got, elapsed)
+    assert node.services.drops["rate_limited"] > 0
