@@ -171,7 +171,8 @@ class SqliteCatalog(SqliteDb):
                 for r in (AssetRelationship.model_validate_json(d) for (d,) in rows)
                 if f.matches(r)
             ]
-            db.executemany("DELETE FROM relationships WHERE id=?", [(r.id,) for r in gone])
+            for r in gone:  # not executemany: see SqliteDb._write
+                db.execute("DELETE FROM relationships WHERE id=?", (r.id,))
             return gone
 
         return await self._tx(run)

@@ -100,8 +100,17 @@ class SqliteDb:
         return await self._run(run)
 
     async def _write(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        """``executemany`` in one transaction."""
-        await self._tx(lambda db: db.executemany(sql, rows))
+        """``sql`` once per row, in one transaction.
+
+        Not ``executemany``: under load it failed now and then with SQLITE_MISUSE ("bad
+        parameter or other API misuse") on rows that ``execute`` then wrote fine.
+        """
+
+        def run(db: sqlite3.Connection) -> None:
+            for row in rows:
+                db.execute(sql, row)
+
+        await self._tx(run)
 
     async def open(self) -> None:
         """Open (or create) the store; refuses an empty, damaged or unwritable one."""
@@ -154,7 +163,8 @@ class SqliteDb:
         self._executor.shutdown(wait=True)
 
     async def _get(self, cls: type[E], sql: str, *args: Any) -> E | None:
-        row = await self._run(lambda db: db.execute(sql, args).fetchone())
+        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
+        row = rows[0] if rows else None
         return _parse(cls, row[0]) if row else None
 
     async def _all(self, cls: type[E], sql: str, *args: Any) -> list[E]:
