@@ -4,8 +4,9 @@ The connection handler owns the socket: it reads messages, feeds them to the ses
 carries out the commands. Outbound bytes never go through ``await send()``: snapshots, replies
 and the hub's event frames are prebuilt WebSocket frames written straight to the transport,
 so a broadcast writes the same bytes to every subscriber and never awaits. The ``websockets``
-library does the handshake, reads, pings and closes; compression is off (it costs ~3x CPU and
-~4x memory per connection, see ``notes/performance.md``).
+library does the handshake, reads, pings and closes; compression is off (permessage-deflate
+measured ~27 us per frame against ~9-15 us without, and 46-64 KiB per idle connection against
+~14 KiB).
 
 Authentication is a pluggable :data:`TokenVerifier`: it receives the bearer token (the
 ``Authorization: Bearer`` header, the ``access_token`` cookie or the ``token`` query
@@ -27,7 +28,6 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from http.cookies import SimpleCookie
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
@@ -58,6 +58,7 @@ from aesel.realtime.protocol import (
 from aesel.services.bundle import Services
 from aesel.services.policy import OPEN, Principal
 from aesel.services.snapshot import Snapshots
+from aesel.tokens import bearer
 
 log = logging.getLogger(__name__)
 
@@ -77,18 +78,11 @@ async def open_verifier(token: str | None) -> tuple[Principal, float]:
 
 def bearer_token(request: Request) -> str | None:
     """The handshake's token: ``Authorization: Bearer``, ``access_token`` cookie or ``?token=``."""
-    auth = request.headers.get("Authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip() or None
-    cookie = request.headers.get("Cookie")
-    if cookie:
-        jar: SimpleCookie = SimpleCookie()
-        with contextlib.suppress(Exception):
-            jar.load(cookie)
-            if "access_token" in jar:
-                return jar["access_token"].value
-    q = parse_qs(urlsplit(request.path).query).get("token")
-    return q[0] if q else None
+    token = bearer(request.headers.get("Authorization"), request.headers.get("Cookie"))
+    if token is None:
+        q = parse_qs(urlsplit(request.path).query).get("token")
+        token = q[0] if q else None
+    return token
 
 
 class AeselConnection(ServerConnection):
@@ -443,10 +437,10 @@ class WsServer:
             loaded = await self.snapshots.load(scene, conn.who)
         except AeselError as e:
             self.hub.unsubscribe(scene, sub.id)
-            session.scenes.pop(scene, None)
+            session.refused(scene)
             conn.write(codec.ws_frame(error(e.reason, e.message, scene=scene).data))
             return
-        if scene not in session.scenes or self.hub.subscriber(scene, sub.id) is not sub:
+        if self.hub.subscriber(scene, sub.id) is not sub or not session.loaded(scene):
             self.hub.unsubscribe(scene, sub.id)  # unsubscribed, or closed, meanwhile
             return
         # from here on nothing awaits: the snapshot and the subscription share one seq

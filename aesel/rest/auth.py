@@ -1,4 +1,4 @@
-"""Authentication and authorization with ``--auth`` (reference 1.1, 1.9), as one ASGI gate.
+"""Authentication and authorization with ``--auth`` (docs/compat.md §1.1, 1.9), as one ASGI gate.
 
 Theory of operation: the gate runs before routing. With auth off it does nothing, and every
 request sees everything (the default ``Principal``), as in Aesel. With auth on:
@@ -27,17 +27,14 @@ from aesel.model.catalog import User
 from aesel.rest.responses import error
 from aesel.services.policy import Principal
 from aesel.services.users import UserService
+from aesel.tokens import bearer
 
 GUARDED = ("/v1/", "/users")
 ADMIN_SUFFIXES = ("/admin", "/active")
 
 
 def token_of(conn: HTTPConnection) -> str | None:
-    header = conn.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return conn.cookies.get("access_token") or None
+    return bearer(conn.headers.get("authorization"), conn.headers.get("cookie"))
 
 
 def check_rights(user: User, method: str, path: str, query: str) -> None:

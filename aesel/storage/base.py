@@ -13,7 +13,7 @@ Semantics every implementation keeps:
 - **Ordering.** Writes issued by one caller are applied in the order issued.
 - **Errors.** Driver errors are translated to :class:`aesel.errors.BackendUnavailable`.
 - **Limits.** Queries return at most ``limit`` records, exactly that many when enough match
-  (fixing reference 7.12), ordered by key.
+  (fixing docs/compat.md §7.12), ordered by key.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from aesel.model.entities import (
 
 @dataclass(frozen=True, slots=True)
 class ObjectFilter:
-    """Exact-match AND over the given fields (reference section 5).
+    """Exact-match AND over the given fields (docs/compat.md §5).
 
     ``assets`` with one id means "contains"; with more, the list must match exactly.
     """
@@ -94,9 +94,15 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return EARTH_DIAMETER_M * math.asin(math.sqrt(min(1.0, max(0.0, h))))
 
 
+def visible(owner: str, public: bool, principal: str | None, see_all: bool) -> bool:
+    """The visibility rule a store pushes into its queries: the same as
+    ``aesel.services.policy`` decides for READ (public, the principal's own, or everything)."""
+    return public or see_all or (principal is not None and owner == principal)
+
+
 @dataclass(frozen=True, slots=True)
 class SceneFilter:
-    """A scene query (reference section 5), with ``distance`` in metres.
+    """A scene query (docs/compat.md §5), with ``distance`` in metres.
 
     ``key`` is an aesel addition: the Blender client sends it to find one scene.
 
@@ -124,7 +130,7 @@ class SceneFilter:
             return False
         if self.public is not None and s.public != self.public:
             return False
-        if not (s.public or self.see_all or (self.principal and s.user == self.principal)):
+        if not visible(s.user, s.public, self.principal, self.see_all):
             return False
         if self.tags and not all(t in s.tags for t in self.tags):
             return False
