@@ -100,6 +100,7 @@ class Node:
             slow_timeout=settings.slow_timeout,
             high_water=settings.ws_high_water,
             drops=drops,
+            udp_rate=settings.udp_rate,
         )
         self.bus.subscribe(self.hub.deliver)
         self.security = make_security(settings)
