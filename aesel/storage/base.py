@@ -1,28 +1,44 @@
 """Store contracts.
 
-Every backend (the embedded SQLite store now; MongoDB and Neo4j for scale-out) implements
-these Protocols and passes the same contract suite (``tests/integration/test_store_contract``).
+Every backend (the embedded SQLite store, the default; MongoDB for objects and properties and
+Neo4j for the scene graph, for scale-out) implements these Protocols and passes the same
+contract suite, ``tests/contract/test_store.py``.
 
 Semantics every implementation keeps:
 
 - **Durability.** When an ``async`` write returns, the write survives a crash of the aesel
-  process (``kill -9``). A write that raises did not happen.
+  process (``kill -9``).
+- **Failed writes.** A write that raises :class:`aesel.errors.BackendUnavailable` has an
+  *unknown* outcome: over a network, the server may have applied it before the answer was
+  lost, and a cancelled write may have happened too. Every write is idempotent, so retrying it
+  is always safe. (On the embedded store a write that raises did not happen.)
 - **Atomicity.** ``put_objects``/``put_properties`` write the whole batch or nothing.
 - **Idempotency.** ``put_*`` are upserts by key: writing the same value twice is harmless, and
   the write-behind flusher relies on this to retry.
+- **Conditional writes.** ``insert_scene`` refuses an existing key with
+  :class:`aesel.errors.Conflict`, atomically: of two nodes creating one key, exactly one wins.
 - **Ordering.** Writes issued by one caller are applied in the order issued.
-- **Errors.** Driver errors are translated to :class:`aesel.errors.BackendUnavailable`.
-- **Limits.** Queries return at most ``limit`` records, exactly that many when enough match
-  (fixing reference 7.12), ordered by key.
+- **Errors.** Driver errors are translated once, at the backend boundary, to
+  :class:`aesel.errors.BackendUnavailable` (unreachable, timed out, refused) or
+  :class:`aesel.errors.Conflict` (a uniqueness rule). No call waits longer than the backend's
+  bounded timeout (seconds, not minutes) before raising.
+- **Limits.** Queries return at most ``limit`` records, exactly that many when enough match,
+  ordered by key. Backends push filters into their query (indexes); the ``matches`` methods
+  of the filters below are the reference semantics the contract suite checks against.
+- **Geo.** Distances are great-circle metres by :func:`distance_m` (haversine on a sphere of
+  diameter :data:`EARTH_DIAMETER_M`); the radius is exclusive: a scene exactly ``distance``
+  metres away does not match.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from aesel.model import transform as tf
 from aesel.model.entities import (
     Device,
     DeviceTransform,
@@ -136,6 +152,56 @@ class SceneFilter:
                 return False
         return True
 
+    def box(self) -> tuple[float, float, float, float] | None:
+        """``(lat_min, lat_max, lon_min, lon_max)`` in degrees holding every scene within
+        ``distance`` (with a small margin), for an index prefilter; ``None`` when the query
+        has no distance. Near a pole or across the antimeridian longitude spans -180..180."""
+        if self.latitude is None or self.longitude is None or not (self.distance or 0) > 0:
+            return None
+        arc = math.degrees(2 * (self.distance or 0) / EARTH_DIAMETER_M) * 1.001 + 1e-9
+        lat_min, lat_max = self.latitude - arc, self.latitude + arc
+        if lat_min <= -90 or lat_max >= 90:
+            return max(lat_min, -90.0), min(lat_max, 90.0), -180.0, 180.0
+        widest = max(abs(lat_min), abs(lat_max))
+        dlon = math.degrees(math.asin(min(1.0, math.sin(math.radians(arc)) /
+                                          math.cos(math.radians(widest))))) * 1.001 + 1e-9
+        lon_min, lon_max = self.longitude - dlon, self.longitude + dlon
+        if lon_min < -180 or lon_max > 180:
+            return lat_min, lat_max, -180.0, 180.0
+        return lat_min, lat_max, lon_min, lon_max
+
+
+def chain(hops: Sequence[tuple[str, str, DeviceTransform]], start: str) -> tf.Matrix:
+    """The matrix of a chain of links walked from ``start``: each hop ``(a, b, t)`` is a
+    stored link, taken forwards when the walk is at ``a`` and backwards (inverse) at ``b``."""
+    m, at = tf.IDENTITY, start
+    for a, b, t in hops:
+        step = t.matrix() if at == a else tf.inverse(t.matrix())
+        m, at = tf.matmul(step, m), (b if at == a else a)
+    return m
+
+
+def shortest_chain(
+    links: Sequence[tuple[str, str, DeviceTransform]], a: str, b: str
+) -> tf.Matrix | None:
+    """``M_a->b`` by breadth-first search over ``links``: :meth:`SceneStore.path_transform` in Python,
+    for backends without a graph query."""
+    graph: dict[str, list[tuple[str, tuple[str, str, DeviceTransform]]]] = {}
+    for link in links:
+        graph.setdefault(link[0], []).append((link[1], link))
+        graph.setdefault(link[1], []).append((link[0], link))
+    hops: dict[str, list[tuple[str, str, DeviceTransform]]] = {a: []}
+    todo = deque([a])
+    while todo:
+        at = todo.popleft()
+        if at == b:
+            return chain(hops[at], a)
+        for nxt, link in graph.get(at, ()):
+            if nxt not in hops:
+                hops[nxt] = [*hops[at], link]
+                todo.append(nxt)
+    return None
+
 
 class ObjectStore(Protocol):
     async def get_object(self, key: str) -> Object3D | None: ...
@@ -168,7 +234,12 @@ class SceneStore(Protocol):
 
     async def get_scene(self, key: str) -> Scene | None: ...
 
-    async def put_scene(self, scene: Scene) -> None: ...
+    async def put_scene(self, scene: Scene) -> None:
+        """Upsert by key."""
+
+    async def insert_scene(self, scene: Scene) -> None:
+        """Insert a new scene; :class:`aesel.errors.Conflict` when ``scene.key`` exists, and
+        then the stored scene is unchanged. Atomic: of two concurrent inserts one wins."""
 
     async def delete_scene(self, key: str) -> bool:
         """Delete the scene with its registrations and links (devices stay)."""
@@ -195,6 +266,12 @@ class SceneStore(Protocol):
         """
 
     async def links(self) -> list[tuple[str, str, DeviceTransform]]: ...
+
+    async def path_transform(self, a: str, b: str) -> tf.Matrix | None:
+        """``M_a->b``, mapping scene ``a`` coordinates to scene ``b``'s, along the shortest
+        chain of links, each usable both ways (backwards by its inverse); the identity when
+        ``a == b``; ``None`` when no chain joins them. One store query, not a walk per link.
+        Which chain is taken among several of the same length is unspecified."""
 
 
 class Store(ObjectStore, PropertyStore, SceneStore, Protocol):

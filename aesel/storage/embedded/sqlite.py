@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+from aesel.model import transform as tf
 from aesel.model.entities import (
     Device,
     DeviceTransform,
@@ -18,7 +19,7 @@ from aesel.model.entities import (
     Registration,
     Scene,
 )
-from aesel.storage.base import ObjectFilter, PropertyFilter, SceneFilter
+from aesel.storage.base import ObjectFilter, PropertyFilter, SceneFilter, shortest_chain
 from aesel.storage.embedded.db import SqliteDb, dump
 
 SCHEMA = """
@@ -114,6 +115,10 @@ class SqliteStore(SqliteDb):
         sql = "INSERT OR REPLACE INTO scenes(key, doc) VALUES (?,?)"
         await self._write(sql, [(scene.key, dump(scene))])
 
+    async def insert_scene(self, scene: Scene) -> None:
+        sql = "INSERT INTO scenes(key, doc) VALUES (?,?)"
+        await self._write(sql, [(scene.key, dump(scene))])
+
     async def delete_scene(self, key: str) -> bool:
         def run(db: sqlite3.Connection) -> bool:
             n = db.execute("DELETE FROM scenes WHERE key=?", (key,)).rowcount
@@ -165,3 +170,6 @@ class SqliteStore(SqliteDb):
     async def links(self) -> list[tuple[str, str, DeviceTransform]]:
         rows = await self._run(lambda db: db.execute("SELECT a, b, doc FROM links").fetchall())
         return [(a, b, DeviceTransform.model_validate_json(doc)) for a, b, doc in rows]
+
+    async def path_transform(self, a: str, b: str) -> tf.Matrix | None:
+        return shortest_chain(await self.links(), a, b)

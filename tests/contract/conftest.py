@@ -1,0 +1,184 @@
+"""Backend factories for the store contract suite.
+
+Every contract test takes one of ``objects``, ``scenes``, ``catalog`` or ``blobs`` and runs once
+per backend: the embedded store always; MongoDB (SecantusDB, a MongoDB-wire server) and Neo4j
+when the real servers run. Those are started once per test session by ``scripts/engines.sh``
+(installed into ``~/.cache/aesel/engines`` the first time), unless ``AESEL_MONGO_URL`` and
+``AESEL_NEO4J_URL`` already point at running servers. ``AESEL_ENGINES=off`` skips them.
+Each test gets an empty store: its own Mongo database, or a wiped Neo4j graph.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ENGINES_SH = ROOT / "scripts" / "engines.sh"
+
+
+class Engines:
+    """The Mongo and Neo4j URLs of servers started for this session (or given)."""
+
+    def __init__(self) -> None:
+        self.urls: dict[str, str] = {}
+        self.run: Path | None = None
+
+    def start(self) -> None:
+        given = {k: os.environ.get(k, "") for k in ("AESEL_MONGO_URL", "AESEL_NEO4J_URL")}
+        if all(given.values()):
+            self.urls = given
+            return
+        self.run = Path(tempfile.mkdtemp(prefix="aesel-engines-"))
+        env = {**os.environ, "ENGINES_RUN": str(self.run)}
+        out = subprocess.run(
+            [str(ENGINES_SH), "start", "neo4j", "mongo"],
+            env=env, capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        if out.returncode != 0:
+            raise RuntimeError(f"engines.sh start failed:\n{out.stderr[-3000:]}")
+        for line in out.stdout.splitlines():
+            if line.startswith("export "):
+                name, _, value = line.removeprefix("export ").partition("=")
+                self.urls[name] = value
+
+    def stop(self) -> None:
+        if self.run is not None:
+            env = {**os.environ, "ENGINES_RUN": str(self.run)}
+            subprocess.run([str(ENGINES_SH), "stop"], env=env, timeout=60, check=False)
+            self.run = None
+
+
+@pytest.fixture(scope="session")
+def engines() -> Iterator[Engines]:
+    if os.environ.get("AESEL_ENGINES") == "off":
+        pytest.skip("AESEL_ENGINES=off: no MongoDB/Neo4j servers")
+    e = Engines()
+    try:
+        e.start()
+        yield e
+    finally:
+        e.stop()
+
+
+def mongo_url(engines: Engines) -> str:
+    """A fresh database on the session's Mongo server."""
+    return engines.urls["AESEL_MONGO_URL"].rstrip("/") + f"/t{secrets.token_hex(6)}"
+
+
+async def drop_database(url: str) -> None:
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url)
+    try:
+        await client.drop_database(url.rsplit("/", 1)[1])
+    finally:
+        await client.close()
+
+
+INTEGRATION = pytest.mark.integration
+EMBEDDED_OR_MONGO = [
+    pytest.param("embedded"),
+    pytest.param("mongo", marks=INTEGRATION),
+]
+EMBEDDED_OR_NEO4J = [
+    pytest.param("embedded"),
+    pytest.param("neo4j", marks=INTEGRATION),
+]
+
+
+@pytest.fixture(params=EMBEDDED_OR_MONGO)
+async def objects(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    """An ObjectStore and PropertyStore."""
+    if request.param == "embedded":
+        from aesel.storage.embedded import SqliteStore
+
+        s: Any = SqliteStore(tmp_path)
+        await s.open()
+        yield s
+        await s.close()
+        return
+    from aesel.storage.mongo import MongoObjectStore
+
+    url = mongo_url(request.getfixturevalue("engines"))
+    s = MongoObjectStore(url)
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+        await drop_database(url)
+
+
+@pytest.fixture(params=EMBEDDED_OR_NEO4J)
+async def scenes(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    """A SceneStore."""
+    if request.param == "embedded":
+        from aesel.storage.embedded import SqliteStore
+
+        s: Any = SqliteStore(tmp_path)
+        await s.open()
+        yield s
+        await s.close()
+        return
+    from aesel.storage.neo4j import Neo4jSceneStore
+
+    s = Neo4jSceneStore(request.getfixturevalue("engines").urls["AESEL_NEO4J_URL"])
+    await s.open()
+    await s.wipe()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture(params=EMBEDDED_OR_MONGO)
+async def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    """A CatalogStore."""
+    if request.param == "embedded":
+        from aesel.storage.embedded.catalog import SqliteCatalog
+
+        s: Any = SqliteCatalog(tmp_path)
+        await s.open()
+        yield s
+        await s.close()
+        return
+    from aesel.storage.mongo import MongoCatalogStore
+
+    url = mongo_url(request.getfixturevalue("engines"))
+    s = MongoCatalogStore(url)
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+        await drop_database(url)
+
+
+@pytest.fixture(params=EMBEDDED_OR_MONGO)
+async def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    """A BlobStore."""
+    if request.param == "embedded":
+        from aesel.storage.embedded.catalog import FileBlobs
+
+        s: Any = FileBlobs(tmp_path)
+        await s.open()
+        yield s
+        return
+    from aesel.storage.mongo import MongoBlobStore
+
+    url = mongo_url(request.getfixturevalue("engines"))
+    s = MongoBlobStore(url)
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+        await drop_database(url)
