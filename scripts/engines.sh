@@ -27,8 +27,13 @@ engines_arg() {  # engines_arg DEFAULT [ENGINE...]: the engines named, checked
   echo "$list"
 }
 
+have_kafka() { [ -f "$CACHE/kafka-$KAFKA_VERSION/.done" ]; }
+have_neo4j() { [ -f "$CACHE/neo4j-$NEO4J_VERSION/.done" ] && cmp -s "$HERE/Neo4jBolt.java" "$CACHE/neo4j-$NEO4J_VERSION/Neo4jBolt.java"; }
+have_mongo() { [ -x "$CACHE/secantus-$SECANTUS_VERSION/venv/bin/secantusd-py" ]; }
+have_consul() { [ -x "$CACHE/consul-$CONSUL_VERSION/consul" ]; }
+
 fetch_kafka() {
-  local d="$CACHE/kafka-$KAFKA_VERSION"; [ -f "$d/.done" ] && return 0
+  local d="$CACHE/kafka-$KAFKA_VERSION"
   mkdir -p "$d"; local binding='<dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>2.25.5</version></dependency>'
   case $KAFKA_VERSION in 3.*) binding='<dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>1.7.36</version></dependency>';; esac
   cat > "$d/pom.xml" <<POM
@@ -40,9 +45,7 @@ POM
   touch "$d/.done"
 }
 fetch_neo4j() {
-  local d="$CACHE/neo4j-$NEO4J_VERSION"
-  # the compiled tool is rebuilt whenever Neo4jBolt.java changes
-  if [ -f "$d/.done" ] && cmp -s "$HERE/Neo4jBolt.java" "$d/Neo4jBolt.java"; then return 0; fi
+  local d="$CACHE/neo4j-$NEO4J_VERSION"   # the tool is recompiled whenever Neo4jBolt.java changes
   mkdir -p "$d/classes"
   if [ ! -f "$d/.lib-done" ]; then
     cat > "$d/pom.xml" <<POM
@@ -61,11 +64,11 @@ go_module_src() {  # go_module_src MODULE@VERSION DEST: a writable copy of a mod
   rm -rf "$2"; cp -r "$dir" "$2"; chmod -R u+w "$2"
 }
 fetch_mongo() {
-  local d="$CACHE/secantus-$SECANTUS_VERSION"; [ -x "$d/venv/bin/secantusd-py" ] && return 0
+  local d="$CACHE/secantus-$SECANTUS_VERSION"
   rm -rf "$d"; "$PY" -m venv "$d/venv" && "$d/venv/bin/pip" install -q "SecantusDB==$SECANTUS_VERSION"
 }
 fetch_consul() {
-  local d="$CACHE/consul-$CONSUL_VERSION"; [ -x "$d/consul" ] && return 0
+  local d="$CACHE/consul-$CONSUL_VERSION"
   mkdir -p "$d"; go_module_src "github.com/hashicorp/consul@$CONSUL_VERSION" "$d/src"
   grep -q 'Mozilla Public License, version 2.0' "$d/src/LICENSE" || { log "consul $CONSUL_VERSION is not MPL-2.0"; return 1; }
   (cd "$d/src"
@@ -75,9 +78,15 @@ fetch_consul() {
    go build -trimpath -ldflags='-s -w' -o ../consul .)
   rm -rf "$d/src"
 }
-fetch() {  # one fetch at a time per cache: a test session may start while `engines.sh fetch` runs
+fetch() {  # one fetch at a time per cache (a test session may start while `engines.sh fetch` runs)
+  local e t0 missing=()
+  for e in "$@"; do "have_$e" || missing+=("$e"); done
+  [ ${#missing[@]} -gt 0 ] || return 0
   mkdir -p "$CACHE"; exec 9>"$CACHE/.fetch.lock"; flock 9
-  local e t0; for e in "$@"; do t0=$SECONDS; "fetch_$e"; log "fetch $e: $((SECONDS - t0))s"; done
+  for e in "${missing[@]}"; do
+    "have_$e" && continue   # fetched by whoever held the lock
+    t0=$SECONDS; "fetch_$e"; log "fetch $e: $((SECONDS - t0))s"
+  done
   if [ -z "${ENGINES_KEEP_BUILD_CACHE:-}" ] && [ -d "$GOMODCACHE" ]; then go clean -modcache; rm -rf "$GOCACHE"; fi
   flock -u 9
 }

@@ -130,7 +130,9 @@ class BlobStore(Protocol):
     async def size(self, key: str) -> int | None:
         """The blob's size, or ``None`` when there is no blob under ``key``."""
 
-    def read(self, key: str, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]: ...
+    def read(self, key: str, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+        """The blob's bytes in chunks of at most ``chunk_size``; ``key`` names a blob that
+        :meth:`size` found (a missing one may raise or yield nothing)."""
 
     async def delete(self, key: str) -> None:
         """Remove the blob; no error when there is none."""

@@ -1,0 +1,105 @@
+"""``MongoObjectStore``: objects and properties on MongoDB.
+
+Filters are pushed into one ``find`` (an ``$or`` of the filters, each an AND of exact
+matches), sorted by key with the limit applied by the server; ``(scene, name)`` and
+``name`` are indexed for each collection. A batch is one ordered ``bulk_write`` of upserts,
+inside a transaction when it has more than one document, so it lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pymongo import ASCENDING, ReplaceOne
+
+from aesel.model.entities import Object3D, Property
+from aesel.storage.base import ObjectFilter, PropertyFilter
+from aesel.storage.mongo.db import Doc, MongoDb, dump, translated
+
+OBJECTS, PROPERTIES = "objects", "properties"
+OBJECT_FIELDS = ("scene", "name", "type", "subtype", "owner", "parent", "asset_sub_id")
+PROPERTY_FIELDS = ("scene", "name", "parent", "asset_sub_id")
+
+
+def _object_doc(o: Object3D) -> Doc:
+    return dump(o, _id=o.key, assets=list(o.assets), **{f: getattr(o, f) for f in OBJECT_FIELDS})
+
+
+def _property_doc(p: Property) -> Doc:
+    return dump(p, _id=p.key, **{f: getattr(p, f) for f in PROPERTY_FIELDS})
+
+
+def _any_of(clauses: list[Doc]) -> Doc:
+    if not all(clauses):  # an empty clause matches everything
+        return {}
+    return clauses[0] if len(clauses) == 1 else {"$or": clauses}
+
+
+def _object_query(filters: Sequence[ObjectFilter]) -> Doc:
+    clauses = []
+    for f in filters:
+        q: Doc = {k: getattr(f, k) for k in OBJECT_FIELDS if getattr(f, k) is not None}
+        if f.assets:  # one id: contains; several: the exact list
+            q["assets"] = f.assets[0] if len(f.assets) == 1 else {"$eq": list(f.assets)}
+        clauses.append(q)
+    return _any_of(clauses)
+
+
+def _property_query(filters: Sequence[PropertyFilter]) -> Doc:
+    return _any_of(
+        [{k: getattr(f, k) for k in PROPERTY_FIELDS if getattr(f, k) is not None} for f in filters]
+    )
+
+
+class MongoObjectStore(MongoDb):
+    """The object and property store contracts on MongoDB."""
+
+    async def _prepare(self) -> None:
+        for col in (OBJECTS, PROPERTIES):
+            await self.col(col).create_index([("scene", ASCENDING), ("name", ASCENDING)])
+            await self.col(col).create_index([("name", ASCENDING)])
+
+    async def _put_many(self, col: str, docs: list[Doc]) -> None:
+        if not docs:
+            return
+        ops: list[Any] = [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs]
+        with translated(f"put {col}"):
+            if len(ops) == 1:
+                await self.col(col).bulk_write(ops)
+            else:
+                await self._tx(lambda s: self.col(col).bulk_write(ops, ordered=True, session=s))
+
+    # -- objects --------------------------------------------------------------------------
+
+    async def get_object(self, key: str) -> Object3D | None:
+        return await self._get(Object3D, OBJECTS, key)
+
+    async def put_objects(self, objects: Sequence[Object3D]) -> None:
+        await self._put_many(OBJECTS, [_object_doc(o) for o in objects])
+
+    async def delete_object(self, key: str) -> bool:
+        return await self._delete(OBJECTS, key)
+
+    async def query_objects(self, filters: Sequence[ObjectFilter], limit: int) -> list[Object3D]:
+        if not filters:
+            return []
+        return await self._find(Object3D, OBJECTS, _object_query(filters), limit=limit)
+
+    # -- properties -----------------------------------------------------------------------
+
+    async def get_property(self, key: str) -> Property | None:
+        return await self._get(Property, PROPERTIES, key)
+
+    async def put_properties(self, properties: Sequence[Property]) -> None:
+        await self._put_many(PROPERTIES, [_property_doc(p) for p in properties])
+
+    async def delete_property(self, key: str) -> bool:
+        return await self._delete(PROPERTIES, key)
+
+    async def query_properties(
+        self, filters: Sequence[PropertyFilter], limit: int
+    ) -> list[Property]:
+        if not filters:
+            return []
+        return await self._find(Property, PROPERTIES, _property_query(filters), limit=limit)
