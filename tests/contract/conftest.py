@@ -132,7 +132,7 @@ async def scenes(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
     s = Neo4jSceneStore(request.getfixturevalue("engines").urls["AESEL_NEO4J_URL"])
     await s.open()
-    await s.wipe()
+    await s.clear()
     try:
         yield s
     finally:
