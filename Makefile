@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # the real PyAesel client, for compatibility tests; kept apart: its package is also `aesel`
 PYAESEL := .cache/pyaesel/.installed
 
-.PHONY: run test lint typecheck unit integration bench bench-setup clean
+.PHONY: run test lint typecheck unit integration contract engines engines-down bench bench-setup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check aesel tests bench
 	$(BIN)/ruff format --check aesel tests bench
+	bash -n scripts/engines.sh
 
 typecheck: $(STAMP)
 	$(BIN)/mypy aesel
@@ -33,6 +34,18 @@ unit: $(STAMP)
 
 integration: $(STAMP) $(PYAESEL)
 	$(BIN)/pytest -q tests/integration
+
+# the store contract suite; it starts MongoDB-wire and Neo4j servers itself (scripts/engines.sh)
+contract: $(STAMP)
+	$(BIN)/pytest -q tests/contract
+
+# real servers by hand, on free loopback ports: eval "$$(make -s engines)"; ENGINES="neo4j mongo kafka consul"
+ENGINES ?= neo4j mongo
+engines:
+	@scripts/engines.sh start $(ENGINES)
+
+engines-down:
+	@scripts/engines.sh stop
 
 test: $(STAMP) $(PYAESEL) lint typecheck
 	$(BIN)/pytest -q

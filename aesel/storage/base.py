@@ -163,8 +163,13 @@ class SceneFilter:
         if lat_min <= -90 or lat_max >= 90:
             return max(lat_min, -90.0), min(lat_max, 90.0), -180.0, 180.0
         widest = max(abs(lat_min), abs(lat_max))
-        dlon = math.degrees(math.asin(min(1.0, math.sin(math.radians(arc)) /
-                                          math.cos(math.radians(widest))))) * 1.001 + 1e-9
+        dlon = (
+            math.degrees(
+                math.asin(min(1.0, math.sin(math.radians(arc)) / math.cos(math.radians(widest))))
+            )
+            * 1.001
+            + 1e-9
+        )
         lon_min, lon_max = self.longitude - dlon, self.longitude + dlon
         if lon_min < -180 or lon_max > 180:
             return lat_min, lat_max, -180.0, 180.0
@@ -184,8 +189,8 @@ def chain(hops: Sequence[tuple[str, str, DeviceTransform]], start: str) -> tf.Ma
 def shortest_chain(
     links: Sequence[tuple[str, str, DeviceTransform]], a: str, b: str
 ) -> tf.Matrix | None:
-    """``M_a->b`` by breadth-first search over ``links``: :meth:`SceneStore.path_transform` in Python,
-    for backends without a graph query."""
+    """``M_a->b`` by breadth-first search over ``links``: :meth:`SceneStore.path_transform`
+    in Python, for backends without a graph query."""
     graph: dict[str, list[tuple[str, tuple[str, str, DeviceTransform]]]] = {}
     for link in links:
         graph.setdefault(link[0], []).append((link[1], link))

@@ -114,9 +114,7 @@ async def test_relationship_queries_and_deletes(catalog: Any) -> None:
     assert await ids(RelationshipFilter(related="s1", type="scene")) == [r1.id, r3.id]
     assert await ids(RelationshipFilter(asset_ids=("a2", "zz"))) == [r3.id]
     assert await ids(RelationshipFilter(related_ids=("s2",))) == [r2.id]
-    assert (await catalog.query_relationships(RelationshipFilter(type="object"), 0, 1)) == [
-        changed
-    ]
+    assert (await catalog.query_relationships(RelationshipFilter(type="object"), 0, 1)) == [changed]
     gone = await catalog.delete_relationships(RelationshipFilter(related="s1"))
     assert sorted(r.id for r in gone) == sorted([r1.id, r3.id])
     assert await ids(RelationshipFilter()) == [r2.id]

@@ -125,9 +125,8 @@ async def test_object_queries_filter_every_field(objects: Any) -> None:
     assert await keys(ObjectFilter(assets=("a1", "a2"))) == ["a", "c"]
     assert await keys(ObjectFilter(assets=("a2", "a1"))) == ["d"]
     # several filters: any of them, each match once
-    assert await keys(ObjectFilter(name="n3"), ObjectFilter(type="t1"), ObjectFilter(scene="s2")) == [
-        "a", "c", "d",
-    ]  # fmt: skip
+    several = ObjectFilter(name="n3"), ObjectFilter(type="t1"), ObjectFilter(scene="s2")
+    assert await keys(*several) == ["a", "c", "d"]
     assert await keys(ObjectFilter(scene="nope")) == []
     assert await keys() == []
 
@@ -376,7 +375,9 @@ async def test_path_composes_links_along_the_shortest_chain(scenes: Any) -> None
     assert tf.close(await scenes.path_transform("b", "a"), tf.inverse(ab.matrix()))
     assert tf.close(await scenes.path_transform("a", "c"), m_ac)
     assert tf.close(await scenes.path_transform("a", "d"), tf.matmul(tf.inverse(dc.matrix()), m_ac))
-    assert tf.close(await scenes.path_transform("d", "a"), tf.inverse(tf.matmul(tf.inverse(dc.matrix()), m_ac)))
+    assert tf.close(
+        await scenes.path_transform("d", "a"), tf.inverse(tf.matmul(tf.inverse(dc.matrix()), m_ac))
+    )
     assert await scenes.path_transform("a", "x") is None
     assert await scenes.path_transform("a", "nowhere") is None
     assert await scenes.path_transform("a", "a") == tf.IDENTITY

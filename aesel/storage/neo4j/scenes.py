@@ -49,15 +49,15 @@ SCHEMA = (
 
 
 @contextlib.asynccontextmanager
-async def translated(what: str, timeout: float) -> AsyncIterator[None]:
+async def translated(what: str, seconds: float) -> AsyncIterator[None]:
     """Driver errors and timeouts inside as ``Conflict`` or ``BackendUnavailable``."""
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             yield
     except ConstraintError as e:
         raise Conflict(f"{what}: already taken") from e
     except TimeoutError as e:
-        raise BackendUnavailable(f"neo4j {what}: no answer in {timeout:g}s") from e
+        raise BackendUnavailable(f"neo4j {what}: no answer in {seconds:g}s") from e
     except (Neo4jError, DriverError, OSError) as e:
         raise BackendUnavailable(f"neo4j {what}: {e}") from e
 
