@@ -19,23 +19,27 @@ from aesel.errors import AeselError
 from aesel.metrics import Sources, make_registry
 from aesel.realtime.bus import MemoryBus
 from aesel.realtime.hub import Hub
-from aesel.realtime.ingress import Ingress
 from aesel.realtime.ws import Unauthorized as WsUnauthorized
-from aesel.realtime.ws import WsServer
+from aesel.realtime.ws import WsServer, open_verifier
 from aesel.rest import catalog as catalog_api
 from aesel.rest.app import create_app
 from aesel.services.assets import AssetService, CollectionService
 from aesel.services.bundle import Services
 from aesel.services.catalog import Catalog
+from aesel.services.destinations import Destinations
+from aesel.services.directory import SceneDirectory
+from aesel.services.ingest import Ingest
 from aesel.services.objects import ObjectService
+from aesel.services.policy import Principal
 from aesel.services.projects import ProjectService
 from aesel.services.properties import PropertyService
 from aesel.services.scenes import SceneService
 from aesel.services.users import UserService
-from aesel.services.viewer import Viewer
 from aesel.storage.embedded import SqliteStore
 from aesel.storage.embedded.catalog import FileBlobs, SqliteCatalog
 from aesel.udp.crypto import CbcCodec, UdpSecurity, cbc_key_bytes
+from aesel.udp.egress import DeviceKeyIssuer, UdpEgress
+from aesel.udp.floors import ReplayFloors
 from aesel.udp.server import UdpEndpoint
 
 log = logging.getLogger(__name__)
@@ -80,12 +84,28 @@ class Node:
         )
         self.bus.subscribe(self.hub.deliver)
         self.security = make_security(settings)
+        self.floors = ReplayFloors(self.security, self.store, settings.flush_interval)
+        self.egress = UdpEgress(
+            self.hub, self.security, enforced=settings.auth, plaintext=settings.udp_plaintext
+        )
+        directory = SceneDirectory(self.store)
         flush = settings.flush_interval
+        objects = ObjectService(self.store, directory, self.bus, drops, flush_interval=flush)
+        properties = PropertyService(self.store, directory, self.bus, drops, flush_interval=flush)
         self.services = Services(
-            objects=ObjectService(self.store, self.bus, drops, flush_interval=flush),
-            properties=PropertyService(self.store, self.bus, drops, flush_interval=flush),
-            scenes=SceneService(self.store, self.hub, self.security),
-            hub=self.hub,
+            objects=objects,
+            properties=properties,
+            scenes=SceneService(
+                self.store,
+                directory=directory,
+                sink=self.egress,
+                keys=DeviceKeyIssuer(self.security),
+                destinations=Destinations.parse(settings.device_networks.split(",")),
+                max_devices_per_scene=settings.max_devices_per_scene,
+                max_devices_per_user=settings.max_devices_per_user,
+            ),
+            directory=directory,
+            ingest=Ingest(objects, properties, is_protected=self.security.is_protected),
             drops=drops,
         )
         self.catalog_store = SqliteCatalog(settings.data_dir)
@@ -98,34 +118,26 @@ class Node:
             auth=settings.auth,
         )
         if self.security.cbc:
-            s = settings  # Aesel returned its configured key texts at registration (reference 1.4)
+            s = settings  # Aesel returned its configured key texts at registration
             self.services.scenes.response_extra = {
                 "encryption_key": s.aes_in_key, "encryption_iv": s.aes_in_iv,
                 "encryption_password": "", "encryption_salt": "",
                 "decryption_key": s.aes_out_key, "decryption_iv": s.aes_out_iv,
                 "decryption_password": "", "decryption_salt": "",
             }  # fmt: skip
-        self.ingress = Ingress(
-            self.services.objects,
-            self.services.properties,
-            max_size=settings.udp_max_size,
-            is_protected=self.security.is_protected,
-        )
         self.ws = WsServer(
             self.services,
             self.hub,
-            self.ingress,
             self.bus.last_seq,
             drops,
             node=self.bus.origin,
+            verifier=self._verify_ws_token if settings.auth else open_verifier,
             max_message=settings.ws_max_message,
             high_water=settings.ws_high_water,
             sndbuf=settings.ws_sndbuf,
             ping_interval=settings.ws_ping_interval,
         )
-        if settings.auth:
-            self.ws.auth = True
-            self.ws.verifier = self._verify_ws_token
+        self.catalog.users.on_revoked = self.ws.revoke
         self.metrics = make_registry(
             Sources(
                 hub=self.hub,
@@ -143,19 +155,20 @@ class Node:
         self.udp_port = 0
         self.ws_port = 0
 
-    async def _verify_ws_token(self, token: str | None) -> Viewer | None:
+    async def _verify_ws_token(self, token: str | None) -> tuple[Principal, float]:
         """With ``--auth``, a WebSocket needs the same JWT as the HTTP API."""
         if token is None:
             raise WsUnauthorized("a token is required: Authorization: Bearer, cookie or ?token=")
         try:
-            user = await self.catalog.users.authenticate(token)
+            user, expires = await self.catalog.users.authenticate_with_expiry(token)
         except AeselError as e:
             raise WsUnauthorized(e.message) from None
-        return Viewer(user=user.username, admin=user.admin, auth=True)
+        return Principal(user=user.id, admin=user.admin, enforced=True), expires
 
     async def start(self) -> None:
         s = self.settings
         await self.store.open()
+        await self.floors.start()  # before the registrations make the gcm channels
         n = await self.services.scenes.load_registrations()
         await self.catalog_store.open()
         await self.blobs.open()
@@ -166,7 +179,13 @@ class Node:
 
         loop = asyncio.get_running_loop()
         transport, protocol = await loop.create_datagram_endpoint(
-            lambda: UdpEndpoint(self.ingress, self.services.drops, self.security),
+            lambda: UdpEndpoint(
+                self.services.ingest,
+                self.services.drops,
+                self.security,
+                principal=self.egress.principal,
+                max_size=s.udp_max_size,
+            ),
             local_addr=(s.host, s.udp_port),
         )
         _grow_buffers(transport.get_extra_info("socket"), s.udp_buffer)
@@ -218,6 +237,7 @@ class Node:
         await self.ws.stop()
         if self._udp_transport is not None:
             self._udp_transport.close()
+        await self.floors.stop()
         for table in (self.services.objects.table, self.services.properties.table):
             try:
                 await table.close()

@@ -84,6 +84,27 @@ class Settings:
         default=False,
         metadata={"help": "require a JWT (POST /login) on every /v1 and /users route"},
     )
+    udp_plaintext: str = field(
+        default="public",
+        metadata={
+            "help": "with --auth, what a plaintext (unauthenticated) datagram may do: public "
+            "(write public scenes, as any signed-in user may), refuse (nothing), trusted "
+            "(everything, for old clients that cannot sign; logged loudly)"
+        },
+    )
+    device_networks: str = field(
+        default="127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1/128,fc00::/7",
+        metadata={
+            "help": "comma-separated networks (CIDR) registered devices may be sent datagrams "
+            "in; broadcast, multicast and link-local addresses are always refused"
+        },
+    )
+    max_devices_per_scene: int = field(
+        default=1000, metadata={"help": "most devices registered to one scene"}
+    )
+    max_devices_per_user: int = field(
+        default=100, metadata={"help": "most devices one user may register (with --auth)"}
+    )
     jwt_secret: str = field(
         default="",
         metadata={

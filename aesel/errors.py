@@ -4,7 +4,8 @@
 
     AeselError                 err_code, HTTP status, a message safe to show a peer
     ├── BadRequest             110  400  input that cannot be parsed or has wrong types
-    │   └── MissingData        122  400  a required field is absent
+    │   ├── MissingData        122  400  a required field is absent
+    │   └── Unauthenticated    110  400  a streamed event whose sender is not authenticated
     ├── NotFound               102  404
     ├── Locked                 123  423  the object is locked by another device
     ├── PayloadTooLarge        110  413
@@ -67,6 +68,12 @@ class BackendUnavailable(AeselError):
     err_code = ErrCode.ERROR
     status = 503
     reason = "backend_unavailable"
+
+
+class Unauthenticated(BadRequest):
+    """A streamed event that needed an authenticated sender and did not come with one."""
+
+    reason = "unauthenticated"
 
 
 class Conflict(AeselError):

@@ -60,7 +60,7 @@ class SceneMsg(IntEnum):
 
 
 class ErrCode(IntEnum):
-    """``err_code`` values shared by REST bodies, UDP counters and WebSocket closes."""
+    """``err_code`` values of REST bodies (and UDP/WebSocket error replies)."""
 
     NO_ERROR = 100
     ERROR = 101
@@ -73,14 +73,18 @@ class ErrCode(IntEnum):
     DEVICE_LOCK = 130
 
 
-#: msg_types accepted as inbound UDP/WebSocket events (reference section 3.1).
-INBOUND_EVENT_TYPES = frozenset(
-    {
-        MsgType.OBJ_UPD,
-        MsgType.PROP_UPD,
-        MsgType.OBJ_FRAME_UPD,
-        MsgType.OBJ_ACTION_UPD,
-        MsgType.PROP_FRAME_UPD,
-        MsgType.PROP_ACTION_UPD,
-    }
-)
+class CloseCode(IntEnum):
+    """WebSocket close codes aesel uses (4000-4999 are application codes)."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001  # the node is shutting down
+    PROTOCOL_ERROR = 1002
+    UNSUPPORTED_DATA = 1003  # e.g. a binary message where JSON text was expected
+    POLICY = 1008
+    TOO_BIG = 1009  # a message larger than ws_max_message
+    INTERNAL = 1011
+    BAD_REQUEST = 4000  # too many malformed messages in a row
+    UNAUTHORIZED = 4001  # the token was missing, invalid or expired
+    FORBIDDEN = 4003  # the principal may not see that scene
+    SLOW = 4008  # the client fell behind the stream (slow consumer)
+    TOO_MANY_SUBSCRIPTIONS = 4029

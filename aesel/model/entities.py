@@ -207,6 +207,7 @@ class Device(Entity):
     format: str = "json"  # aesel: json (Aesel), batch or binary datagrams
     encryption: str = ""  # aesel: "" (the node's default) or "gcm"
     gcm_key: str = ""  # aesel: the device's AES-256-GCM key, Base64
+    user: str = ""  # aesel: the id of the user who registered it ("" with auth off)
 
     @property
     def addr(self) -> tuple[str, int] | None:

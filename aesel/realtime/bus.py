@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from aesel.realtime.event import Event
+from aesel.model.event import Event
 
 log = logging.getLogger(__name__)
 

@@ -42,26 +42,18 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
-from aesel.model.codes import MsgType
+from aesel.model.codes import CloseCode, MsgType
+from aesel.model.event import Event
+from aesel.model.stream import Format, Interest
 from aesel.realtime import codec
-from aesel.realtime.event import Event
 
 log = logging.getLogger(__name__)
 
 Addr = tuple[str, int]
 Sender = Callable[[bytes, Addr], None]
 Scheduler = Callable[[Callable[[], None]], None]
-
-
-class Format(StrEnum):
-    """Wire formats a subscriber may choose."""
-
-    JSON = "json"  # UDP: one Aesel JSON event per datagram; WebSocket: JSON frames
-    BATCH = "batch"  # UDP only: newline-separated Aesel JSON, datagrams < 1200 bytes
-    BINARY = "binary"  # compact binary frames (float32 transforms)
 
 
 class DatagramCipher(Protocol):
@@ -75,20 +67,6 @@ class UdpTarget:
     addr: Addr
     format: Format = Format.JSON
     cipher: DatagramCipher | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Interest:
-    """Only objects whose translation lies within ``radius`` of ``center``."""
-
-    center: tuple[float, float, float]
-    radius: float
-
-    def contains(self, pos: tuple[float, float, float] | None) -> bool:
-        if pos is None:
-            return True  # not a positioned event (properties, deletes): always relevant
-        dx, dy, dz = pos[0] - self.center[0], pos[1] - self.center[1], pos[2] - self.center[2]
-        return dx * dx + dy * dy + dz * dz <= self.radius * self.radius
 
 
 class Writer(Protocol):
@@ -114,6 +92,7 @@ class WsSubscriber:
     format: Format = Format.JSON
     interest: Interest | None = None
     min_seq: int = 0  # events up to this seq are already in the client's snapshot
+    loading: bool = False  # its snapshot is loading: events wait in the outbox (see ws.py)
     outbox: dict[str, Encoded] = field(default_factory=dict)
     behind_since: float = 0.0
     # with an interest filter: the objects the client was last told are inside it
@@ -403,6 +382,9 @@ class Hub:
                 if not items:
                     continue
                 frame = None
+            if sub.loading:
+                self._coalesce(sub, items)
+                continue
             if sub.outbox or sub.writer.buffered() > high:
                 self._coalesce(sub, items)
                 if (
@@ -432,7 +414,7 @@ class Hub:
 
     def on_writable(self, sub: WsSubscriber) -> None:
         """The subscriber's transport drained below its low watermark: send its outbox."""
-        if not sub.outbox or self.subscriber(sub.scene, sub.id) is not sub:
+        if not sub.outbox or sub.loading or self.subscriber(sub.scene, sub.id) is not sub:
             return
         items = sorted(sub.outbox.values(), key=lambda e: e.event.seq)
         sub.outbox.clear()
@@ -442,8 +424,6 @@ class Hub:
 
     def disconnect_slow(self, sub: WsSubscriber) -> None:
         """Drop a subscriber that stayed behind, closing its connection with 4008."""
-        from aesel.realtime.protocol import CloseCode  # local: protocol imports hub types
-
         self.unsubscribe(sub.scene, sub.id)
         self.drops["slow_consumer"] += len(sub.outbox)
         sub.outbox.clear()
@@ -466,4 +446,4 @@ def latency_quantile(stats: HubStats, q: float) -> float:
     return math.inf
 
 
-__all__ = ["Any", "Encoded", "Format", "Hub", "HubStats", "Interest", "UdpTarget", "WsSubscriber"]
+__all__ = ["Encoded", "Format", "Hub", "HubStats", "Interest", "UdpTarget", "WsSubscriber"]

@@ -33,24 +33,8 @@ from typing import Any
 
 import orjson
 
-from aesel.realtime.hub import Format, Interest
-
-
-class CloseCode(IntEnum):
-    """WebSocket close codes aesel uses (4000-4999 are application codes)."""
-
-    NORMAL = 1000
-    GOING_AWAY = 1001  # the node is shutting down
-    PROTOCOL_ERROR = 1002
-    UNSUPPORTED_DATA = 1003  # e.g. a binary message where JSON text was expected
-    POLICY = 1008
-    TOO_BIG = 1009  # a message larger than ws_max_message
-    INTERNAL = 1011
-    BAD_REQUEST = 4000  # too many malformed messages in a row
-    UNAUTHORIZED = 4001  # the token was missing, invalid or expired
-    FORBIDDEN = 4003  # the principal may not see that scene
-    SLOW = 4008  # the client fell behind the stream (slow consumer)
-    TOO_MANY_SUBSCRIPTIONS = 4029
+from aesel.model.codes import CloseCode
+from aesel.model.stream import Format, Interest
 
 
 class SessionState(IntEnum):
@@ -89,9 +73,9 @@ class SetInterest:
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    """An update with the meaning of a UDP event: ``data`` is its JSON, as a datagram."""
+    """An update with the meaning of a UDP event: ``doc`` is its parsed JSON object."""
 
-    data: bytes
+    doc: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +198,7 @@ class Session:
     def _dispatch(self, doc: dict[str, Any], raw: str) -> list[Command]:
         kind = doc.get("type")
         if kind is None and "msg_type" in doc:
-            return [Inbound(raw.encode())]
+            return [Inbound(doc)]
         if kind == "subscribe" or kind == "resync":
             scene = self._scene(doc)
             fmt_name = doc.get("format", self.scenes.get(scene, self.default_format))

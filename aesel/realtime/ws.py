@@ -9,9 +9,10 @@ library does the handshake, reads, pings and closes; compression is off (it cost
 
 Authentication is a pluggable :data:`TokenVerifier`: it receives the bearer token (the
 ``Authorization: Bearer`` header, the ``access_token`` cookie or the ``token`` query
-parameter) and returns the caller as a :class:`Viewer` (what private scenes it may see),
-``None`` for anonymous, or raises :class:`Unauthorized`,
-which answers the handshake with HTTP 401. The default accepts everyone, as with auth off.
+parameter) and returns the caller as a :class:`Principal` with the token's expiry, or raises
+:class:`Unauthorized`, which answers the handshake with HTTP 401. The default accepts
+everyone, as with auth off. An open connection whose user is deleted or deactivated, or whose
+token expires, is closed with 4001.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import math
 import socket
 import time
 from collections import Counter
@@ -36,9 +38,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from aesel.errors import AeselError
+from aesel.model import inbound
+from aesel.model.codes import CloseCode
+from aesel.model.stream import Format
 from aesel.realtime import codec
-from aesel.realtime.hub import Format, Hub, WsSubscriber
-from aesel.realtime.ingress import Ingress
+from aesel.realtime.hub import Hub, WsSubscriber
 from aesel.realtime.protocol import (
     Close,
     Inbound,
@@ -50,7 +54,8 @@ from aesel.realtime.protocol import (
     error,
 )
 from aesel.services.bundle import Services
-from aesel.services.viewer import Viewer
+from aesel.services.policy import OPEN, Principal
+from aesel.services.snapshot import Snapshots
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +64,13 @@ class Unauthorized(Exception):
     """Raised by a token verifier to refuse a connection."""
 
 
-TokenVerifier = Callable[[str | None], Awaitable[Viewer | None]]
+TokenVerifier = Callable[[str | None], Awaitable[tuple[Principal, float]]]
 SeqSource = Callable[[str], int]
 
 
-async def open_verifier(token: str | None) -> Viewer | None:
-    """The default verifier: auth off, everyone is anonymous."""
-    return None
+async def open_verifier(token: str | None) -> tuple[Principal, float]:
+    """The default verifier: auth off, everyone may do everything; nothing expires."""
+    return OPEN, math.inf
 
 
 def bearer_token(request: Request) -> str | None:
@@ -89,8 +94,8 @@ class AeselConnection(ServerConnection):
 
     hub: Hub
     subs: dict[str, WsSubscriber]
-    principal: str | None = None
-    viewer: Viewer | None = None
+    who: Principal = OPEN
+    expires: float = math.inf  # the token's expiry (Unix time)
     pending_pong: asyncio.Future[float] | None = None
 
     def write(self, data: bytes) -> None:
@@ -122,13 +127,11 @@ class WsServer:
         self,
         services: Services,
         hub: Hub,
-        ingress: Ingress,
         last_seq: SeqSource,
         drops: Counter[str],
         *,
         node: str = "local",
         verifier: TokenVerifier = open_verifier,
-        auth: bool = False,
         max_message: int = 1 << 16,
         high_water: int = 256 * 1024,
         sndbuf: int = 0,
@@ -137,12 +140,17 @@ class WsServer:
     ) -> None:
         self.services = services
         self.hub = hub
-        self.ingress = ingress
+        self.snapshots = Snapshots(
+            services.scenes,
+            services.objects,
+            services.properties,
+            last_seq,
+            limit=snapshot_limit,
+        )
         self.last_seq = last_seq
         self.drops = drops
         self.node = node
         self.verifier = verifier
-        self.auth = auth
         self.max_message = max_message
         self.high_water = high_water
         self.sndbuf = sndbuf
@@ -187,7 +195,11 @@ class WsServer:
         """
         while True:
             await asyncio.sleep(self.ping_interval)
+            now = time.time()
             for conn in list(self._open):
+                if conn.expires <= now:
+                    self._close(conn, CloseCode.UNAUTHORIZED, "token expired")
+                    continue
                 pong = conn.pending_pong
                 if pong is not None and not pong.done():
                     log.info("ws: connection %s did not answer a ping: closing", conn.id)
@@ -210,9 +222,22 @@ class WsServer:
             self._server.close(close_connections=True)
             await self._server.wait_closed()
 
+    def _close(self, conn: AeselConnection, code: CloseCode, reason: str) -> None:
+        for sub in list(conn.subs.values()):
+            self.hub.unsubscribe(sub.scene, sub.id)
+        conn.subs.clear()
+        conn.loop.create_task(conn.close(int(code), reason))
+
+    def revoke(self, user: str) -> int:
+        """Close every connection of ``user`` (deleted or deactivated) with 4001."""
+        gone = [c for c in self._open if c.who.user == user]
+        for conn in gone:
+            self._close(conn, CloseCode.UNAUTHORIZED, "user deleted or deactivated")
+        return len(gone)
+
     async def _authenticate(self, conn: ServerConnection, request: Request) -> Response | None:
         try:
-            viewer = await self.verifier(bearer_token(request))
+            who, expires = await self.verifier(bearer_token(request))
         except Unauthorized as e:
             body = orjson.dumps({"err_code": 101, "err_msg": str(e) or "unauthorized"})
             headers = Headers(
@@ -220,8 +245,8 @@ class WsServer:
             )
             return Response(HTTPStatus.UNAUTHORIZED, "Unauthorized", headers, body)
         assert isinstance(conn, AeselConnection)
-        conn.viewer = viewer
-        conn.principal = viewer.user if viewer is not None else None
+        conn.who = who
+        conn.expires = expires
         return None
 
     async def _handle(self, conn: ServerConnection) -> None:
@@ -239,7 +264,7 @@ class WsServer:
             if "format=binary" in (conn.request.path if conn.request else "")
             else Format.JSON
         )
-        session = Session(principal=conn.principal, default_format=fmt)
+        session = Session(principal=conn.who.user, default_format=fmt)
         self.connections += 1
         self._open.add(conn)
         conn.write(codec.ws_frame(session.welcome(self.hub.epoch, self.node).data))
@@ -267,7 +292,7 @@ class WsServer:
             t_in = time.perf_counter_ns()
             self.events_in += 1
             try:
-                self.ingress.apply(cmd.data, t_in)
+                self.services.ingest.apply(inbound.decode_doc(cmd.doc), conn.who, t_in)
             except AeselError as e:
                 self.drops[e.reason] += 1
                 conn.write(codec.ws_frame(error(e.reason, e.message).data))
@@ -286,50 +311,43 @@ class WsServer:
             await conn.close(int(cmd.code), cmd.reason)
 
     async def _subscribe(self, conn: AeselConnection, session: Session, cmd: Subscribe) -> None:
-        """Snapshot, then live events after the snapshot's seq (no gap, no duplicate)."""
+        """Snapshot, then live events after the snapshot's seq (no gap, no duplicate).
+
+        The fence (see ``aesel.services.snapshot``): subscribe first, holding events back while
+        the snapshot loads; then assemble it without awaiting and go live after its seq.
+        """
         scene = cmd.scene
-        viewer = conn.viewer or Viewer(auth=self.auth)
+        old = conn.subs.pop(scene, None)
+        if old is not None:
+            self.hub.unsubscribe(scene, old.id)
+        sub = WsSubscriber(next(self._ids), scene, conn, cmd.format, cmd.interest, loading=True)
+        self.hub.subscribe(sub)
         try:
-            await self.services.scenes.get(scene, viewer)
+            loaded = await self.snapshots.load(scene, conn.who)
         except AeselError as e:
+            self.hub.unsubscribe(scene, sub.id)
             session.scenes.pop(scene, None)
             conn.write(codec.ws_frame(error(e.reason, e.message, scene=scene).data))
             return
-        objects = await self.services.objects.query([], scene, self.snapshot_limit)
-        properties = await self.services.properties.query([], scene, self.snapshot_limit)
-        if scene not in session.scenes:  # unsubscribed while the snapshot was loading
+        if scene not in session.scenes or self.hub.subscriber(scene, sub.id) is not sub:
+            self.hub.unsubscribe(scene, sub.id)  # unsubscribed, or closed, meanwhile
             return
         # from here on nothing awaits: the snapshot and the subscription share one seq
-        otable, ptable = self.services.objects.table, self.services.properties.table
-        objs = [
-            o for o in (otable.peek(o.key) or o for o in objects) if not otable.is_deleted(o.key)
-        ]
-        props = [
-            p for p in (ptable.peek(p.key) or p for p in properties) if not ptable.is_deleted(p.key)
-        ]
-        interest = cmd.interest
-        if interest is not None:
-            objs = [
-                o
-                for o in objs
-                if interest.contains((o.transform[3], o.transform[7], o.transform[11]))
-            ]
-        seq = self.last_seq(scene)
-        old = conn.subs.get(scene)
-        if old is not None:
-            self.hub.unsubscribe(scene, old.id)
-        sub = WsSubscriber(next(self._ids), scene, conn, cmd.format, interest, min_seq=seq)
-        if interest is not None:
-            sub.inside = {o.key for o in objs}
+        touched = [(k, e.event.msg_type) for k, e in sub.outbox.items()]
+        sub.outbox.clear()
+        snap = self.snapshots.assemble(scene, loaded, touched, cmd.interest)
+        sub.min_seq = snap.seq
+        sub.loading = False
+        if cmd.interest is not None:
+            sub.inside = {o.key for o in snap.objects}
         conn.subs[scene] = sub
-        self.hub.subscribe(sub)
         snapshot = {
             "type": "snapshot",
             "scene": scene,
             "epoch": self.hub.epoch,
-            "seq": seq,
+            "seq": snap.seq,
             "format": str(cmd.format),
-            "objects": [o.to_json(actions=True) for o in objs],
-            "properties": [p.to_json() for p in props],
+            "objects": [o.to_json(actions=True) for o in snap.objects],
+            "properties": [p.to_json() for p in snap.properties],
         }
         conn.write(codec.ws_frame(orjson.dumps(snapshot)))

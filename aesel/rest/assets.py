@@ -312,8 +312,8 @@ async def bulk_assets(body: BulkIn, cat: Cat, who: Who) -> JSON:
 @router.get(
     "/v1/history/{key}", summary="The history whose latest version is this asset; 416 if none"
 )
-async def asset_history(key: str, cat: Cat) -> JSON:
-    return JSON([h.to_json() for h in await cat.assets.history(key)])
+async def asset_history(key: str, cat: Cat, who: Who) -> JSON:
+    return JSON([h.to_json() for h in await cat.assets.history(key, who)])
 
 
 # -- relationships ----------------------------------------------------------------------------
@@ -326,19 +326,24 @@ async def asset_history(key: str, cat: Cat) -> JSON:
 async def save_relationship(
     body: RelationshipIn,
     cat: Cat,
+    who: Who,
     type: str | None = None,
     asset: str | None = None,
     related: str | None = None,
 ) -> JSON:
-    saved = await cat.assets.save_relationship(body, type=type, asset=asset, related=related)
+    saved = await cat.assets.save_relationship(body, who, type=type, asset=asset, related=related)
     return JSON([r.to_json() for r in saved])
 
 
 @router.delete("/v1/relationship", summary="Delete relationships; asset, related and type required")
 async def delete_relationship(
-    cat: Cat, asset: str | None = None, related: str | None = None, type: str | None = None
+    cat: Cat,
+    who: Who,
+    asset: str | None = None,
+    related: str | None = None,
+    type: str | None = None,
 ) -> JSON:
-    gone = await cat.assets.delete_relationship(asset, related, type)
+    gone = await cat.assets.delete_relationship(asset, related, type, who)
     return JSON([r.to_json() for r in gone])
 
 
@@ -349,6 +354,7 @@ async def delete_relationship(
 )
 async def query_relationships(
     cat: Cat,
+    who: Who,
     asset: str | None = None,
     related: str | None = None,
     type: str | None = None,
@@ -360,10 +366,10 @@ async def query_relationships(
         offset, limit = check_paging(num_records, page)
     else:
         offset, limit = 0, 1 << 30
-    return JSON([r.to_json() for r in await cat.assets.query_relationships(f, offset, limit)])
+    return JSON([r.to_json() for r in await cat.assets.query_relationships(f, offset, limit, who)])
 
 
 @router.post("/v1/bulk/relationship", summary="Relationships of a list of assetIds or relatedIds")
-async def bulk_relationships(body: BulkIn, cat: Cat) -> JSON:
-    found = await cat.assets.bulk_relationships(body.assetIds, body.relatedIds)
+async def bulk_relationships(body: BulkIn, cat: Cat, who: Who) -> JSON:
+    found = await cat.assets.bulk_relationships(body.assetIds, body.relatedIds, who)
     return JSON([r.to_json() for r in found])

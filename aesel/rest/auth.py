@@ -1,7 +1,7 @@
 """Authentication and authorization with ``--auth`` (reference 1.1, 1.9), as one ASGI gate.
 
 Theory of operation: the gate runs before routing. With auth off it does nothing, and every
-request sees everything (the default ``Viewer``), as in Aesel. With auth on:
+request sees everything (the default ``Principal``), as in Aesel. With auth on:
 
 - ``/health``, ``/login``, ``/openapi.json``, the docs pages and anything outside ``/v1`` and
   ``/users`` are open. Every ``/v1`` and ``/users`` route needs a valid JWT, from the
@@ -25,8 +25,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from aesel.errors import AeselError, Forbidden, Unauthorized
 from aesel.model.catalog import User
 from aesel.rest.responses import error
+from aesel.services.policy import Principal
 from aesel.services.users import UserService
-from aesel.services.viewer import Viewer
 
 GUARDED = ("/v1/", "/users")
 ADMIN_SUFFIXES = ("/admin", "/active")
@@ -44,8 +44,6 @@ def check_rights(user: User, method: str, path: str, query: str) -> None:
     """Raise :class:`Forbidden` when ``user`` may not make this request."""
     if user.admin:
         return
-    if path.startswith("/v1/scene/cache"):
-        raise Forbidden("the scene cache routes are for admins only")
     if not path.startswith("/users"):
         return
     parts = [p for p in path.split("/") if p]
@@ -94,7 +92,7 @@ class AuthGate:
                 response.headers["WWW-Authenticate"] = "Bearer"
             await response(scope, receive, send)
             return
-        scope.setdefault("state", {})["viewer"] = Viewer(
-            user=user.username, admin=user.admin, auth=True
+        scope.setdefault("state", {})["viewer"] = Principal(
+            user=user.id, admin=user.admin, enforced=True
         )
         await self.app(scope, receive, send)

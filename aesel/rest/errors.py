@@ -14,8 +14,8 @@ from starlette.responses import Response
 
 from aesel.errors import AeselError
 from aesel.model.codes import ErrCode
+from aesel.model.inbound import validation_message
 from aesel.rest.responses import error
-from aesel.udp.codec import validation_message
 
 log = logging.getLogger(__name__)
 

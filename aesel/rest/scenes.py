@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from aesel.model.codes import SceneMsg
 from aesel.model.wire import SceneIn, SceneList
 from aesel.rest import responses
-from aesel.rest.deps import Svc, Who
+from aesel.rest.deps import Svc, Who, require_admin
 from aesel.rest.responses import JSON
 from aesel.services.scenes import APPEND, REMOVE
 
@@ -27,12 +27,14 @@ async def query_scenes(body: SceneList, svc: Svc, who: Who) -> JSON:
 
 
 @router.put("/cache/{key}", summary="Accepted for compatibility: every scene streams already")
-async def cache_add(key: str) -> JSON:
+async def cache_add(key: str, who: Who) -> JSON:
+    require_admin(who, "the scene cache routes")
     return responses.scenes(int(SceneMsg.CACHE_DEL), [{"key": key}])
 
 
 @router.delete("/cache/{key}", summary="Accepted for compatibility: every scene streams already")
-async def cache_delete(key: str) -> JSON:
+async def cache_delete(key: str, who: Who) -> JSON:
+    require_admin(who, "the scene cache routes")
     return responses.scenes(int(SceneMsg.CACHE_DEL), [{"key": key}])
 
 
@@ -98,13 +100,13 @@ async def register(key: str, body: SceneList, svc: Svc, who: Who) -> JSON:
 
 
 @router.post("/{key}/deregister", summary="Deregister a device from this scene only")
-async def deregister(key: str, body: SceneList, svc: Svc) -> JSON:
-    await svc.scenes.deregister(key, body.scenes)
+async def deregister(key: str, body: SceneList, svc: Svc, who: Who) -> JSON:
+    await svc.scenes.deregister(key, body.scenes, who)
     return responses.scenes(int(SceneMsg.LEAVE), [{"key": key}])
 
 
 @router.post("/{key}/align", summary="Correct a device's transform relative to the scene")
-async def align(key: str, body: SceneList, svc: Svc) -> JSON:
-    reg = await svc.scenes.align(key, body.scenes)
+async def align(key: str, body: SceneList, svc: Svc, who: Who) -> JSON:
+    reg = await svc.scenes.align(key, body.scenes, who)
     device = {"key": reg.device, "transform": reg.transform.to_json()}
     return responses.scenes(int(SceneMsg.DEVICE_ALIGN), [{"key": key, "devices": [device]}])

@@ -22,7 +22,8 @@ from aesel.model.catalog import (
     new_id,
     timestamp,
 )
-from aesel.services.viewer import Viewer
+from aesel.services import policy
+from aesel.services.policy import Action, Kind, Principal
 from aesel.storage.catalog import (
     AssetFilter,
     BlobStore,
@@ -33,7 +34,7 @@ from aesel.storage.catalog import (
 )
 
 
-def visibility(viewer: Viewer) -> Visibility:
+def visibility(viewer: Principal) -> Visibility:
     return Visibility(principal=viewer.user, see_all=viewer.sees_all)
 
 
@@ -72,7 +73,7 @@ class AssetService:
             raise
         return key, upload.size
 
-    def _meta(self, key: str, size: int, p: AssetParams, viewer: Viewer) -> AssetMeta:
+    def _meta(self, key: str, size: int, p: AssetParams, viewer: Principal) -> AssetMeta:
         return AssetMeta(
             key=key,
             name=p.name,
@@ -85,7 +86,7 @@ class AssetService:
             size=size,
         )
 
-    async def create(self, chunks: AsyncIterator[bytes], p: AssetParams, viewer: Viewer) -> str:
+    async def create(self, chunks: AsyncIterator[bytes], p: AssetParams, viewer: Principal) -> str:
         """Store a new asset; with ``related_id`` and ``related_type``, relate it too."""
         if (p.related_id is None) != (p.related_type is None):
             raise MissingData("related-id and related-type go together: got only one of them")
@@ -103,14 +104,14 @@ class AssetService:
         return key
 
     async def update(
-        self, old: str, chunks: AsyncIterator[bytes], p: AssetParams, viewer: Viewer
+        self, old: str, chunks: AsyncIterator[bytes], p: AssetParams, viewer: Principal
     ) -> str:
         """Store a new version of ``old`` under a new key (Kelona's update semantics).
 
         As in Kelona, ``old`` need not exist; but another user's asset is not theirs to
         version when auth is on."""
         previous = await self.store.get_asset(old)
-        if previous is not None and not _owns(viewer, previous.user):
+        if previous is not None and not can_admin(viewer, previous.user):
             raise NotFound(f"no asset {old!r} of yours")
         key, size = await self._store_blob(chunks)
         try:
@@ -120,25 +121,27 @@ class AssetService:
             raise
         return key
 
-    async def open(self, key: str, viewer: Viewer) -> tuple[AssetMeta, AsyncIterator[bytes]] | None:
+    async def open(
+        self, key: str, viewer: Principal
+    ) -> tuple[AssetMeta, AsyncIterator[bytes]] | None:
         """The metadata and a byte stream, or ``None`` when unknown or not visible (a 204)."""
         meta = await self.store.get_asset(key)
-        if meta is None or not visibility(viewer).allows(meta.user, meta.public):
+        if meta is None or not can_read(viewer, meta.user, meta.public):
             return None
         if await self.blobs.size(key) is None:
             return None
         return meta, self.blobs.read(key)
 
-    async def delete(self, key: str, viewer: Viewer) -> None:
+    async def delete(self, key: str, viewer: Principal) -> None:
         meta = await self.store.get_asset(key)
-        if meta is not None and not _owns(viewer, meta.user):
+        if meta is not None and not can_admin(viewer, meta.user):
             raise NotFound(f"no asset {key!r} of yours")
         await self.store.delete_asset(key)
         await self.blobs.delete(key)
 
     def filter(
         self,
-        viewer: Viewer,
+        viewer: Principal,
         *,
         key: str | None = None,
         content_type: str | None = None,
@@ -167,35 +170,61 @@ class AssetService:
     async def count(self, f: AssetFilter) -> int:
         return await self.store.count_assets(f)
 
-    async def bulk(self, ids: Sequence[str], viewer: Viewer) -> list[AssetMeta]:
+    async def bulk(self, ids: Sequence[str], viewer: Principal) -> list[AssetMeta]:
         """Metadata of the visible assets among ``ids`` (Kelona ignored the principal here;
         aesel keeps private assets private)."""
-        vis = visibility(viewer)
-        return [a for a in await self.store.assets_by_ids(ids) if vis.allows(a.user, a.public)]
+        found = await self.store.assets_by_ids(ids)
+        return [a for a in found if can_read(viewer, a.user, a.public)]
 
-    async def history(self, key: str) -> list[AssetHistory]:
-        found = await self.store.histories(key)
+    async def history(self, key: str, viewer: Principal) -> list[AssetHistory]:
+        found = await self.store.histories(key) if await self._may(key, viewer, Action.READ) else []
         if not found:
             raise NothingMatched(f"no history with latest asset {key!r}")
         return found
 
     # -- relationships --------------------------------------------------------------------
 
+    async def _may(self, asset: str, viewer: Principal, action: Action) -> bool:
+        """Relationships and histories take their rights from their asset (an asset that
+        does not exist protects nothing)."""
+        if viewer.sees_all:
+            return True
+        meta = await self.store.get_asset(asset)
+        if meta is None:
+            return True
+        return policy.allows(viewer, action, meta.user, meta.public, Kind.CATALOG)
+
+    async def _readable(
+        self, found: Sequence[AssetRelationship], viewer: Principal
+    ) -> list[AssetRelationship]:
+        ok = {a: await self._may(a, viewer, Action.READ) for a in {r.asset_id for r in found}}
+        return [r for r in found if ok[r.asset_id]]
+
+    async def _require_admin(self, assets: set[str], viewer: Principal) -> None:
+        for a in sorted(assets):
+            if not await self._may(a, viewer, Action.ADMIN):
+                raise NotFound(f"no asset {a!r} of yours")
+
     async def save_relationship(
         self,
         body: RelationshipIn,
+        viewer: Principal,
         *,
         type: str | None,
         asset: str | None,
         related: str | None,
     ) -> list[AssetRelationship]:
         """With ``type`` and ``asset`` or ``related``, overwrite the matching relationships
-        with the body's fields; otherwise create one from the body."""
+        with the body's fields; otherwise create one from the body. Either needs the right
+        to change every asset involved."""
         if type is not None and (asset is not None or related is not None):
             found = await self.store.query_relationships(
                 RelationshipFilter(asset=asset, related=related, type=type), 0, 1 << 30
             )
             changed = [_apply(r, body) for r in found]
+            await self._require_admin(
+                {r.asset_id for r in found} | {r.asset_id for r in changed}, viewer
+            )
             await self.store.put_relationships(changed)
             if changed:
                 return changed
@@ -205,31 +234,36 @@ class AssetService:
                 f"relatedId={body.relatedId!r}"
             )
         rel = _apply(AssetRelationship(id=new_id(), asset_id=body.assetId), body)
+        await self._require_admin({rel.asset_id}, viewer)
         await self.store.put_relationships([rel])
         return [rel]
 
     async def delete_relationship(
-        self, asset: str | None, related: str | None, type: str | None
+        self, asset: str | None, related: str | None, type: str | None, viewer: Principal
     ) -> list[AssetRelationship]:
         if not asset or not related or not type:
             raise MissingData(
                 f"asset, related and type are all required: got asset={asset!r}, "
                 f"related={related!r}, type={type!r}"
             )
+        await self._require_admin({asset}, viewer)
         return await self.store.delete_relationships(
             RelationshipFilter(asset=asset, related=related, type=type)
         )
 
     async def query_relationships(
-        self, f: RelationshipFilter, offset: int, limit: int
+        self, f: RelationshipFilter, offset: int, limit: int, viewer: Principal
     ) -> list[AssetRelationship]:
-        found = await self.store.query_relationships(f, offset, limit)
+        found = await self._readable(await self.store.query_relationships(f, offset, limit), viewer)
         if not found:
             raise NothingMatched("no relationship matched")
         return found
 
     async def bulk_relationships(
-        self, asset_ids: Sequence[str] | None, related_ids: Sequence[str] | None
+        self,
+        asset_ids: Sequence[str] | None,
+        related_ids: Sequence[str] | None,
+        viewer: Principal,
     ) -> list[AssetRelationship]:
         if asset_ids is None and related_ids is None:
             raise MissingData("expected assetIds or relatedIds, got neither")
@@ -237,11 +271,16 @@ class AssetService:
             asset_ids=tuple(asset_ids) if asset_ids is not None else None,
             related_ids=tuple(related_ids) if related_ids is not None else None,
         )
-        return await self.store.query_relationships(f, 0, 1 << 30)
+        return await self._readable(await self.store.query_relationships(f, 0, 1 << 30), viewer)
 
 
-def _owns(viewer: Viewer, owner: str) -> bool:
-    return viewer.sees_all or not owner or owner == viewer.user
+def can_admin(viewer: Principal, owner: str) -> bool:
+    """Whether ``viewer`` may change or delete a catalog item owned by ``owner``."""
+    return policy.allows(viewer, Action.ADMIN, owner, True, Kind.CATALOG)
+
+
+def can_read(viewer: Principal, owner: str, public: bool) -> bool:
+    return policy.allows(viewer, Action.READ, owner, public, Kind.CATALOG)
 
 
 def _apply(r: AssetRelationship, body: RelationshipIn) -> AssetRelationship:
@@ -259,7 +298,7 @@ def _apply(r: AssetRelationship, body: RelationshipIn) -> AssetRelationship:
 
 
 def group_filter(
-    viewer: Viewer, *, name: str | None, category: str | None, tag: str | None
+    viewer: Principal, *, name: str | None, category: str | None, tag: str | None
 ) -> GroupFilter:
     """AeselProjects/Kelona query rule: ``name`` | ``category`` + ``tag`` | ``category`` |
     ``tag`` | none, in that order of priority."""
@@ -302,7 +341,7 @@ class CollectionService:
     def __init__(self, store: CatalogStore) -> None:
         self.store = store
 
-    async def create(self, body: CollectionIn, viewer: Viewer) -> AssetCollection:
+    async def create(self, body: CollectionIn, viewer: Principal) -> AssetCollection:
         c = AssetCollection(
             id=new_id(),
             name=body.name or "",
@@ -316,19 +355,19 @@ class CollectionService:
         await self.store.put_collection(c)
         return c
 
-    async def get(self, id: str, viewer: Viewer) -> AssetCollection:
+    async def get(self, id: str, viewer: Principal) -> AssetCollection:
         c = await self.store.get_collection(id)
-        if c is None or not visibility(viewer).allows(c.user, c.public):
+        if c is None or not can_read(viewer, c.user, c.public):
             raise NothingMatched(f"no collection {id!r}")
         return c
 
-    async def _owned(self, id: str, viewer: Viewer) -> AssetCollection:
+    async def _owned(self, id: str, viewer: Principal) -> AssetCollection:
         c = await self.get(id, viewer)
-        if not _owns(viewer, c.user):
+        if not can_admin(viewer, c.user):
             raise NothingMatched(f"no collection {id!r} of yours")
         return c
 
-    async def update(self, id: str, body: CollectionIn, viewer: Viewer) -> None:
+    async def update(self, id: str, body: CollectionIn, viewer: Principal) -> None:
         """Set the non-empty fields given; 416 when nothing changed (as Kelona)."""
         c = await self._owned(id, viewer)
         new = c.model_copy(update=header_changes(body))
@@ -336,9 +375,9 @@ class CollectionService:
             raise NothingMatched(f"collection {id!r} unchanged")
         await self.store.put_collection(new)
 
-    async def delete(self, id: str, viewer: Viewer) -> None:
+    async def delete(self, id: str, viewer: Principal) -> None:
         c = await self.store.get_collection(id)
-        if c is not None and not _owns(viewer, c.user):
+        if c is not None and not can_admin(viewer, c.user):
             raise NothingMatched(f"no collection {id!r} of yours")
         await self.store.delete_collection(id)
 
@@ -348,11 +387,11 @@ class CollectionService:
             raise NothingMatched("no collection matched")
         return found
 
-    async def bulk(self, ids: Sequence[str], viewer: Viewer) -> list[AssetCollection]:
-        vis = visibility(viewer)
-        return [c for c in await self.store.collections_by_ids(ids) if vis.allows(c.user, c.public)]
+    async def bulk(self, ids: Sequence[str], viewer: Principal) -> list[AssetCollection]:
+        found = await self.store.collections_by_ids(ids)
+        return [c for c in found if can_read(viewer, c.user, c.public)]
 
-    async def tag(self, id: str, tag: str, add: bool, viewer: Viewer) -> AssetCollection:
+    async def tag(self, id: str, tag: str, add: bool, viewer: Principal) -> AssetCollection:
         c = await self._owned(id, viewer)
         tags = (*c.tags, tag) if add else tuple(t for t in c.tags if t != tag)
         if tags == c.tags:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from aesel.realtime.hub import Hub
+from aesel.services.directory import SceneDirectory
+from aesel.services.ingest import Ingest
 from aesel.services.objects import ObjectService
 from aesel.services.properties import PropertyService
 from aesel.services.scenes import SceneService
@@ -16,5 +17,6 @@ class Services:
     objects: ObjectService
     properties: PropertyService
     scenes: SceneService
-    hub: Hub
+    directory: SceneDirectory
+    ingest: Ingest
     drops: Counter[str] = field(default_factory=Counter)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from aesel.errors import MissingData, NothingMatched
 from aesel.model.catalog import Project, ProjectIn, SceneGroup, SceneGroupIn, new_id
-from aesel.services.assets import _owns, header_changes, visibility
-from aesel.services.viewer import Viewer
+from aesel.services.assets import can_admin, can_read, header_changes
+from aesel.services.policy import Principal
 from aesel.storage.catalog import CatalogStore, GroupFilter
 
 
@@ -28,7 +28,7 @@ class ProjectService:
     def __init__(self, store: CatalogStore) -> None:
         self.store = store
 
-    async def create(self, body: ProjectIn, viewer: Viewer) -> Project:
+    async def create(self, body: ProjectIn, viewer: Principal) -> Project:
         p = Project(
             id=new_id(),
             name=body.name or "",
@@ -44,15 +44,15 @@ class ProjectService:
         await self.store.put_project(p)
         return p
 
-    async def get(self, id: str, viewer: Viewer) -> Project:
+    async def get(self, id: str, viewer: Principal) -> Project:
         p = await self.store.get_project(id)
-        if p is None or not visibility(viewer).allows(p.user, p.public):
+        if p is None or not can_read(viewer, p.user, p.public):
             raise NothingMatched(f"no project {id!r}")
         return p
 
-    async def _change(self, id: str, viewer: Viewer, **change: object) -> Project:
+    async def _change(self, id: str, viewer: Principal, **change: object) -> Project:
         p = await self.get(id, viewer)
-        if not _owns(viewer, p.user):
+        if not can_admin(viewer, p.user):
             raise NothingMatched(f"no project {id!r} of yours")
         new = p.model_copy(update=change)
         if new == p:
@@ -60,12 +60,12 @@ class ProjectService:
         await self.store.put_project(new)
         return new
 
-    async def update(self, id: str, body: ProjectIn, viewer: Viewer) -> Project:
+    async def update(self, id: str, body: ProjectIn, viewer: Principal) -> Project:
         return await self._change(id, viewer, **header_changes(body))
 
-    async def delete(self, id: str, viewer: Viewer) -> None:
+    async def delete(self, id: str, viewer: Principal) -> None:
         p = await self.store.get_project(id)
-        if p is not None and not _owns(viewer, p.user):
+        if p is not None and not can_admin(viewer, p.user):
             raise NothingMatched(f"no project {id!r} of yours")
         await self.store.delete_project(id)
 
@@ -75,18 +75,18 @@ class ProjectService:
             raise NothingMatched("no project matched")
         return found
 
-    async def tag(self, id: str, tag: str, add: bool, viewer: Viewer) -> Project:
+    async def tag(self, id: str, tag: str, add: bool, viewer: Principal) -> Project:
         p = await self.get(id, viewer)
         tags = (*p.tags, tag) if add else tuple(t for t in p.tags if t != tag)
         return await self._change(id, viewer, tags=tags)
 
-    async def collection(self, id: str, collection: str, add: bool, viewer: Viewer) -> Project:
+    async def collection(self, id: str, collection: str, add: bool, viewer: Principal) -> Project:
         p = await self.get(id, viewer)
         ids = p.asset_collection_ids
         ids = (*ids, collection) if add else tuple(c for c in ids if c != collection)
         return await self._change(id, viewer, asset_collection_ids=ids)
 
-    async def add_group(self, id: str, body: SceneGroupIn, viewer: Viewer) -> Project:
+    async def add_group(self, id: str, body: SceneGroupIn, viewer: Principal) -> Project:
         p = await self.get(id, viewer)
         return await self._change(id, viewer, scene_groups=(*p.scene_groups, _group(body)))
 
@@ -96,7 +96,9 @@ class ProjectService:
                 return i
         raise NothingMatched(f"project {p.id!r} has no scene group {name!r}")
 
-    async def update_group(self, id: str, name: str, body: SceneGroupIn, viewer: Viewer) -> Project:
+    async def update_group(
+        self, id: str, name: str, body: SceneGroupIn, viewer: Principal
+    ) -> Project:
         p = await self.get(id, viewer)
         i = self._find(p, name)
         old = p.scene_groups[i]
@@ -113,14 +115,14 @@ class ProjectService:
         groups[i] = old.model_copy(update=change)
         return await self._change(id, viewer, scene_groups=tuple(groups))
 
-    async def delete_group(self, id: str, name: str, viewer: Viewer) -> Project:
+    async def delete_group(self, id: str, name: str, viewer: Principal) -> Project:
         p = await self.get(id, viewer)
         self._find(p, name)
         groups = tuple(g for g in p.scene_groups if g.name != name)
         return await self._change(id, viewer, scene_groups=groups)
 
     async def group_scene(
-        self, id: str, name: str, scene: str, add: bool, viewer: Viewer
+        self, id: str, name: str, scene: str, add: bool, viewer: Principal
     ) -> Project:
         p = await self.get(id, viewer)
         i = self._find(p, name)

@@ -1,101 +1,86 @@
 """Properties: the same life cycle as objects, without locks or transforms.
 
-Every event carries its real msg_type (fixing reference 7.12, where all were 9).
+Every event carries its real msg_type (the original published every one as 9). Rights come
+from the property's scene (:mod:`.content`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
-from aesel.errors import AeselError, MissingData, NotFound
+from aesel.errors import MissingData, NotFound
 from aesel.model.codes import MsgType
-from aesel.model.entities import Property, PropertyAction
+from aesel.model.entities import Property
 from aesel.model.ids import new_object_id
 from aesel.model.updates import new_property, update_property
 from aesel.model.wire import PropertyActionIn, PropertyFrameIn, PropertyIn
-from aesel.realtime.bus import Bus
-from aesel.realtime.event import Event
+from aesel.services.content import SceneContent, applied
+from aesel.services.directory import SceneDirectory
 from aesel.services.live import LiveTable
-from aesel.services.objects import _applied
+from aesel.services.policy import Action, Principal
+from aesel.services.ports import Publisher
 from aesel.storage.base import PropertyFilter, PropertyStore
 
-log = logging.getLogger(__name__)
 
+class PropertyService(SceneContent[Property, PropertyIn]):
+    noun = "property"
 
-class PropertyService:
     def __init__(
-        self, store: PropertyStore, bus: Bus, drops: Counter[str], *, flush_interval: float
+        self,
+        store: PropertyStore,
+        directory: SceneDirectory,
+        bus: Publisher,
+        drops: Counter[str],
+        *,
+        flush_interval: float,
     ) -> None:
-        self.store = store
-        self.bus = bus
-        self.drops = drops
-        self.table: LiveTable[Property] = LiveTable(
+        table: LiveTable[Property] = LiveTable(
             "properties",
             store.get_property,
             store.put_properties,
             store.delete_property,
             flush_interval=flush_interval,
         )
-        # streamed updates waiting for their property to load, in arrival order, by key
-        self._waiting: dict[str, list[tuple[PropertyIn, int, int]]] = {}
+        super().__init__(table, directory, bus, drops)
+        self.store = store
 
-    def _publish(
-        self,
-        msg_type: MsgType,
-        prop: Property,
-        *,
-        actions: Sequence[PropertyAction] = (),
-        t_in: int = 0,
-    ) -> None:
-        payload: dict[str, Any] = {"msg_type": int(msg_type), **prop.to_json(actions=False)}
-        if actions:
-            payload["actions"] = [a.to_json() for a in actions]
-        elif msg_type == MsgType.PROP_CRT:
-            payload["actions"] = [a.to_json() for a in prop.actions.values()]
-        self.bus.publish(
-            Event(prop.scene, int(msg_type), prop.key, payload, t_in=t_in or time.perf_counter_ns())
-        )
-
-    async def get(self, key: str) -> Property:
-        prop = await self.table.get(key)
-        if prop is None:
-            raise NotFound(f"no property with key {key!r}")
-        return prop
-
-    async def create(self, items: Sequence[PropertyIn], url_scene: str) -> list[Property]:
+    async def create(
+        self, items: Sequence[PropertyIn], url_scene: str, who: Principal
+    ) -> list[Property]:
         if not items:
             raise MissingData("properties is empty, expected at least one property")
         props = [
-            _applied(new_property, inp, new_object_id(), inp.scene or url_scene) for inp in items
+            applied(new_property, inp, new_object_id(), inp.scene or url_scene) for inp in items
         ]
+        for scene in {p.scene for p in props}:
+            await self.require(who, Action.WRITE, scene)
         await self.table.put(props)
         for p in props:
-            self._publish(MsgType.PROP_CRT, p)
+            self.forget_absent(p.key)
+            self.publish(MsgType.PROP_CRT, p, all_actions=True)
         return props
 
-    async def update(self, key: str, inp: PropertyIn, url_scene: str) -> Property:
-        prop = await self.get(key)
-        new = _applied(update_property, prop, inp)
+    async def update(self, key: str, inp: PropertyIn, url_scene: str, who: Principal) -> Property:
+        prop = await self.get(key, who, Action.WRITE)
+        new = applied(update_property, prop, inp)
         if not new.scene and url_scene:
             new = new.model_copy(update={"scene": url_scene})
+        if new.scene != prop.scene:  # a move needs the right to write both scenes
+            await self.require(who, Action.WRITE, new.scene)
         await self.table.put([new])
         touched = [new.actions[a.name] for a in inp.actions or () if a.name]
-        self._publish(MsgType.PROP_UPD, new, actions=touched)
+        self.publish(MsgType.PROP_UPD, new, touched)
         return new
 
-    async def delete(self, key: str) -> Property:
-        prop = await self.get(key)
+    async def delete(self, key: str, who: Principal) -> Property:
+        prop = await self.get(key, who, Action.WRITE)
         await self.table.delete(key)
-        self._publish(MsgType.PROP_DEL, prop)
+        self.publish(MsgType.PROP_DEL, prop)
         return prop
 
     async def query(
-        self, items: Sequence[PropertyIn], url_scene: str, limit: int
+        self, items: Sequence[PropertyIn], url_scene: str, limit: int, who: Principal
     ) -> list[Property]:
         await self.table.flush()
         filters = [
@@ -108,35 +93,37 @@ class PropertyService:
             for inp in items or [PropertyIn()]
         ]
         found = await self.store.query_properties(filters, limit)
-        return [self.table.peek(p.key) or p for p in found]
+        return await self.readable([self.table.peek(p.key) or p for p in found], who)
 
     # -- actions and keyframes ------------------------------------------------------------
 
     async def _change_actions(
-        self, key: str, action: PropertyActionIn, msg_type: MsgType
+        self, key: str, action: PropertyActionIn, msg_type: MsgType, who: Principal
     ) -> Property:
-        prop = await self.get(key)
-        new = _applied(update_property, prop, PropertyIn(actions=[action]))
+        prop = await self.get(key, who, Action.WRITE)
+        new = applied(update_property, prop, PropertyIn(actions=[action]))
         await self.table.put([new])
         assert action.name is not None
-        self._publish(msg_type, new, actions=[new.actions[action.name]])
+        self.publish(msg_type, new, [new.actions[action.name]])
         return new
 
-    async def create_action(self, key: str, action: PropertyActionIn) -> Property:
+    async def create_action(self, key: str, action: PropertyActionIn, who: Principal) -> Property:
         if not action.name:
             raise MissingData("action has no name")
-        return await self._change_actions(key, action, MsgType.PROP_ACTION_CRT)
+        return await self._change_actions(key, action, MsgType.PROP_ACTION_CRT, who)
 
-    async def update_action(self, key: str, name: str, action: PropertyActionIn) -> Property:
-        prop = await self.get(key)
+    async def update_action(
+        self, key: str, name: str, action: PropertyActionIn, who: Principal
+    ) -> Property:
+        prop = await self.get(key, who, Action.WRITE)
         if name not in prop.actions:
             raise NotFound(f"property {key!r} has no action {name!r}")
         return await self._change_actions(
-            key, action.model_copy(update={"name": name}), MsgType.PROP_ACTION_UPD
+            key, action.model_copy(update={"name": name}), MsgType.PROP_ACTION_UPD, who
         )
 
-    async def delete_action(self, key: str, name: str) -> Property:
-        prop = await self.get(key)
+    async def delete_action(self, key: str, name: str, who: Principal) -> Property:
+        prop = await self.get(key, who, Action.WRITE)
         action = prop.actions.get(name)
         if action is None:
             raise NotFound(f"property {key!r} has no action {name!r}")
@@ -144,13 +131,13 @@ class PropertyService:
             update={"actions": {n: a for n, a in prop.actions.items() if n != name}}
         )
         await self.table.put([new])
-        self._publish(MsgType.PROP_ACTION_DEL, new, actions=[action])
+        self.publish(MsgType.PROP_ACTION_DEL, new, [action])
         return new
 
     async def put_keyframe(
-        self, key: str, name: str, frame: PropertyFrameIn, *, create: bool
+        self, key: str, name: str, frame: PropertyFrameIn, *, create: bool, who: Principal
     ) -> Property:
-        prop = await self.get(key)
+        prop = await self.get(key, who, Action.WRITE)
         action = prop.actions.get(name)
         if action is None:
             raise NotFound(f"property {key!r} has no action {name!r}")
@@ -158,7 +145,7 @@ class PropertyService:
             raise MissingData("keyframe has no frame")
         if not create and frame.frame not in action.keyframes:
             raise NotFound(f"action {name!r} has no keyframe {frame.frame}")
-        new = _applied(
+        new = applied(
             update_property,
             prop,
             PropertyIn(actions=[PropertyActionIn(name=name, keyframes=[frame])]),
@@ -167,13 +154,11 @@ class PropertyService:
         one = new.actions[name].model_copy(
             update={"keyframes": {frame.frame: new.actions[name].keyframes[frame.frame]}}
         )
-        self._publish(
-            MsgType.PROP_FRAME_CRT if create else MsgType.PROP_FRAME_UPD, new, actions=[one]
-        )
+        self.publish(MsgType.PROP_FRAME_CRT if create else MsgType.PROP_FRAME_UPD, new, [one])
         return new
 
-    async def delete_keyframe(self, key: str, name: str, frame: int) -> Property:
-        prop = await self.get(key)
+    async def delete_keyframe(self, key: str, name: str, frame: int, who: Principal) -> Property:
+        prop = await self.get(key, who, Action.WRITE)
         action = prop.actions.get(name)
         if action is None or frame not in action.keyframes:
             raise NotFound(f"property {key!r} has no keyframe {frame} in action {name!r}")
@@ -183,48 +168,15 @@ class PropertyService:
         )
         new = prop.model_copy(update={"actions": {**prop.actions, name: kept}})
         await self.table.put([new])
-        self._publish(MsgType.PROP_FRAME_DEL, new, actions=[gone])
+        self.publish(MsgType.PROP_FRAME_DEL, new, [gone])
         return new
 
     # -- streamed updates -----------------------------------------------------------------
 
-    def stream(self, inp: PropertyIn, msg_type: int, t_in: int) -> None:
-        """Apply a streamed update (msg_type 9, 24 or 28); see ``ObjectService.stream``."""
-        if not inp.key:
-            raise MissingData("event has no key")
-        waiting = self._waiting.get(inp.key)
-        if waiting is not None:  # keep arrival order behind a load in flight
-            waiting.append((inp, msg_type, t_in))
-            return
-        prop = self.table.peek(inp.key)
-        if prop is not None:
-            self._apply_stream(prop, inp, msg_type, t_in)
-        elif self.table.is_deleted(inp.key):
-            raise NotFound(f"no property with key {inp.key!r}")
-        else:
-            self._waiting[inp.key] = [(inp, msg_type, t_in)]
-            asyncio.get_running_loop().create_task(self._stream_after_load(inp.key))
-
-    async def _stream_after_load(self, key: str) -> None:
-        """Load the property, then apply every update queued for it meanwhile, in order."""
-        try:
-            loaded: Property | AeselError | None = await self.table.get(key)
-        except AeselError as e:  # the store is down: every waiting update is dropped for it
-            loaded = e
-        for inp, msg_type, t_in in self._waiting.pop(key, []):
-            try:
-                if isinstance(loaded, AeselError):
-                    raise loaded
-                prop = self.table.peek(key) or loaded
-                if prop is None:
-                    raise NotFound(f"no property with key {key!r}")
-                self._apply_stream(prop, inp, msg_type, t_in)
-            except AeselError as e:
-                self.drops[e.reason] += 1
-                log.debug("dropped streamed property update: %s", e.message)
-
-    def _apply_stream(self, prop: Property, inp: PropertyIn, msg_type: int, t_in: int) -> None:
-        new = _applied(update_property, prop, inp)
+    def apply_stream(
+        self, entity: Property, inp: PropertyIn, msg_type: int, who: Principal, t_in: int
+    ) -> None:
+        new = applied(update_property, entity, inp)
         self.table.put_streamed(new)
         touched = [new.actions[a.name] for a in inp.actions or () if a.name]
-        self._publish(MsgType(msg_type), new, actions=touched, t_in=t_in)
+        self.publish_at(MsgType(msg_type), new, touched, t_in=t_in)

@@ -17,20 +17,22 @@ Transforms (reference 3.5, decisions section 2), as 4x4 matrices acting on colum
 from __future__ import annotations
 
 import asyncio
-import base64
 import socket
 from collections import deque
 from dataclasses import dataclass
 
-from aesel.errors import BadRequest, MissingData, NotFound
+from aesel.errors import BadRequest, Conflict, Forbidden, MissingData, NotFound
 from aesel.model import transform as tf
 from aesel.model.entities import Device, DeviceTransform, Registration, Scene
 from aesel.model.ids import new_uuid
+from aesel.model.stream import Format
 from aesel.model.wire import DeviceIn, DeviceTransformIn, SceneIn
-from aesel.realtime.hub import DatagramCipher, Format, Hub
-from aesel.services.viewer import Viewer
+from aesel.services import policy
+from aesel.services.destinations import DEFAULT, Destinations
+from aesel.services.directory import SceneDirectory
+from aesel.services.policy import Action, Principal
+from aesel.services.ports import DeviceKeys, NoRegistrations, RegistrationSink
 from aesel.storage.base import SceneFilter, SceneStore
-from aesel.udp.crypto import UdpSecurity, new_key
 
 APPEND, REMOVE = 10, 11
 
@@ -63,44 +65,79 @@ def _edit_list(
     return tuple(new)
 
 
-FORMATS = ("json", "batch", "binary")
 ENCRYPTIONS = ("", "none", "cbc", "gcm")
 
 
-class SceneService:
-    def __init__(self, store: SceneStore, hub: Hub, security: UdpSecurity | None = None) -> None:
-        self.store = store
-        self.hub = hub
-        self.security = security or UdpSecurity()
-        self.response_extra: dict[str, object] = {}  # CBC mode: Aesel's key fields, set by the node
+class TooManyDevices(Forbidden):
+    reason = "too_many_devices"
 
-    def _attach(self, scene: str, device: Device) -> bool:
-        """Put the device in the hub for ``scene`` (or take it out when it has no address)."""
-        if device.addr is None:
-            self.hub.remove_device(scene, device.key)
-            return False
-        cipher: DatagramCipher | None = None
-        if device.encryption == "gcm" and device.gcm_key and self.security.gcm:
-            cipher = self.security.channel(device.key, base64.b64decode(device.gcm_key))
-        elif self.security.cbc_out is not None:
-            cipher = self.security.cbc_out
-        self.hub.add_device(
-            scene, device.key, device.addr, format=Format(device.format), cipher=cipher
-        )
-        return True
+
+class _NoKeys:
+    enabled = False
+
+    def issue(self) -> str:
+        raise BadRequest("this node issues no device keys")
+
+
+class SceneService:
+    """Scenes and registrations. Registration changes go to ``sink`` (the UDP egress)."""
+
+    def __init__(
+        self,
+        store: SceneStore,
+        *,
+        directory: SceneDirectory | None = None,
+        sink: RegistrationSink | None = None,
+        keys: DeviceKeys | None = None,
+        destinations: Destinations = DEFAULT,
+        max_devices_per_scene: int = 1000,
+        max_devices_per_user: int = 100,
+        response_extra: dict[str, object] | None = None,
+    ) -> None:
+        self.store = store
+        self.directory = directory or SceneDirectory(store)
+        self.sink: RegistrationSink = sink or NoRegistrations()
+        self.keys: DeviceKeys = keys or _NoKeys()
+        self.destinations = destinations
+        self.max_devices_per_scene = max_devices_per_scene
+        self.max_devices_per_user = max_devices_per_user
+        # extra fields of the registration response (Aesel's CBC key texts), set at start
+        self.response_extra: dict[str, object] = response_extra or {}
+        # scene -> device keys registered to it; user -> their registered device keys
+        self._by_scene: dict[str, set[str]] = {}
+        self._by_user: dict[str, set[str]] = {}
+
+    def _attached(self, scene: str, device: Device) -> None:
+        self._by_scene.setdefault(scene, set()).add(device.key)
+        if device.user:
+            self._by_user.setdefault(device.user, set()).add(device.key)
+        self.sink.attached(scene, device)
+
+    def _detached(self, scene: str, device: str) -> None:
+        keys = self._by_scene.get(scene)
+        if keys is not None:
+            keys.discard(device)
+            if not keys:
+                del self._by_scene[scene]
+        self.sink.detached(scene, device)
 
     async def load_registrations(self) -> int:
-        """Fill the hub from the durable registrations (at start-up)."""
+        """Publish the durable registrations (at start-up)."""
         n = 0
+        devices: dict[str, Device | None] = {}
         for reg in await self.store.registrations():
-            device = await self.store.get_device(reg.device)
-            if device is not None and self._attach(reg.scene, device):
+            if reg.device not in devices:
+                devices[reg.device] = await self.store.get_device(reg.device)
+            device = devices[reg.device]
+            if device is not None:
+                self._attached(reg.scene, device)
                 n += 1
         return n
 
     # -- scenes ---------------------------------------------------------------------------
 
-    async def create(self, inp: SceneIn, key: str | None, viewer: Viewer) -> Scene:
+    async def create(self, inp: SceneIn, key: str | None, viewer: Principal) -> Scene:
+        """A new scene owned by ``viewer``; :class:`Conflict` when the key is taken."""
         key = key or inp.key or new_uuid()
         public = inp.is_public()
         scene = Scene(
@@ -117,17 +154,25 @@ class SceneService:
             assets=tuple(inp.asset_list() or ()),
             tags=tuple(inp.tags or ()),
         )
-        await self.store.put_scene(scene)
+        try:
+            await self.store.insert_scene(scene)
+        except Conflict:
+            raise Conflict(f"scene {key!r} exists; update it with POST /v1/scene/{key}") from None
+        self.directory.changed(scene)
         return scene
 
-    async def get(self, key: str, viewer: Viewer) -> Scene:
+    async def get(self, key: str, viewer: Principal, action: Action = Action.READ) -> Scene:
         scene = await self.store.get_scene(key)
-        if scene is None or not viewer.can_see(scene.user, scene.public):
+        if scene is None:
             raise NotFound(f"no scene with key {key!r}")
+        self.directory.changed(scene)
+        policy.require(viewer, action, scene.user, scene.public, f"scene with key {key!r}")
         return scene
 
-    async def update(self, key: str, inp: SceneIn, operation: int | None, viewer: Viewer) -> Scene:
-        scene = await self.get(key, viewer)
+    async def update(
+        self, key: str, inp: SceneIn, operation: int | None, viewer: Principal
+    ) -> Scene:
+        scene = await self.get(key, viewer, Action.ADMIN)
         changes: dict[str, object] = {
             k: v
             for k, v in {
@@ -146,14 +191,18 @@ class SceneService:
         }
         scene = scene.model_copy(update=changes)
         await self.store.put_scene(scene)
+        self.directory.changed(scene)
         return scene
 
-    async def delete(self, key: str, viewer: Viewer) -> None:
-        await self.get(key, viewer)
+    async def delete(self, key: str, viewer: Principal) -> None:
+        await self.get(key, viewer, Action.ADMIN)
         await self.store.delete_scene(key)
-        self.hub.remove_scene(key)
+        self.directory.removed(key)
+        for device in self._by_scene.pop(key, set()):
+            self.sink.detached(key, device)
+        self.sink.scene_removed(key)
 
-    async def query(self, inp: SceneIn, start: int, limit: int, viewer: Viewer) -> list[Scene]:
+    async def query(self, inp: SceneIn, start: int, limit: int, viewer: Principal) -> list[Scene]:
         f = SceneFilter(
             key=inp.key or None,
             name=inp.name or None,
@@ -168,7 +217,7 @@ class SceneService:
         )
         return await self.store.query_scenes(f, start, limit)
 
-    async def edit_asset(self, key: str, asset: str, operation: int, viewer: Viewer) -> Scene:
+    async def edit_asset(self, key: str, asset: str, operation: int, viewer: Principal) -> Scene:
         return await self.update(key, SceneIn(assets=[asset]), operation, viewer)
 
     # -- registration ---------------------------------------------------------------------
@@ -182,29 +231,33 @@ class SceneService:
             raise BadRequest(f"cannot resolve device hostname {hostname!r}: {e}") from None
         return str(infos[0][4][0])
 
-    async def _device(self, inp: DeviceIn) -> Device:
+    async def _device(self, inp: DeviceIn, viewer: Principal) -> Device:
         key = inp.key or new_uuid()
         old = await self.store.get_device(key)
+        if old is not None and old.user != (viewer.user or "") and not viewer.sees_all:
+            # a device is its registering user's: nobody else may redirect or re-key it
+            raise Forbidden(f"device {key!r} belongs to another user")
         hostname = inp.hostname if inp.hostname is not None else (old.hostname if old else "")
         port = inp.port if inp.port is not None else (old.port if old else 0)
-        host = await self._resolve(hostname, port) if hostname and 0 < port < 65536 else ""
+        host = ""
+        if hostname and port:
+            if not 0 < port < 65536:
+                raise BadRequest(f"device port is {port}, expected 1 to 65535")
+            host = await self._resolve(hostname, port)
+            self.destinations.check(host, port)
         fmt = inp.format if inp.format is not None else (old.format if old else "json")
-        if fmt not in FORMATS:
+        if fmt not in {f.value for f in Format}:
             raise BadRequest(f"device format is {fmt!r}, expected 'json', 'batch' or 'binary'")
         enc = inp.encryption if inp.encryption is not None else (old.encryption if old else "")
         if enc not in ENCRYPTIONS:
             raise BadRequest(f"device encryption is {enc!r}, expected 'gcm', 'cbc' or 'none'")
         enc = "gcm" if enc == "gcm" else ""
-        if enc == "gcm" and not self.security.gcm:
+        if enc == "gcm" and not self.keys.enabled:
             raise BadRequest(
                 "device encryption is 'gcm' but gcm is off, "
                 "expected a node run with --udp-security gcm"
             )
-        gcm_key = (
-            (old.gcm_key if old and old.gcm_key else base64.b64encode(new_key()).decode())
-            if enc
-            else ""
-        )
+        gcm_key = (old.gcm_key if old and old.gcm_key else self.keys.issue()) if enc else ""
         device = Device(
             key=key,
             hostname=hostname,
@@ -214,10 +267,25 @@ class SceneService:
             format=fmt,
             encryption=enc,
             gcm_key=gcm_key,
+            user=old.user if old is not None else (viewer.user or ""),
         )
         if device != old:
             await self.store.put_device(device)
         return device
+
+    def _check_caps(self, scene: str, device: Device) -> None:
+        on_scene = self._by_scene.get(scene, set())
+        if device.key not in on_scene and len(on_scene) >= self.max_devices_per_scene:
+            raise TooManyDevices(
+                f"scene {scene!r} has {len(on_scene)} devices, at most "
+                f"{self.max_devices_per_scene} allowed"
+            )
+        mine = self._by_user.get(device.user, set()) if device.user else set()
+        if device.key not in mine and len(mine) >= self.max_devices_per_user:
+            raise TooManyDevices(
+                f"user has {len(mine)} registered devices, at most "
+                f"{self.max_devices_per_user} allowed"
+            )
 
     async def _path(self, start: str, goal: str) -> tf.Matrix | None:
         """``M_start->goal`` along the shortest path of scene links, or ``None``."""
@@ -250,17 +318,22 @@ class SceneService:
             raise MissingData("expected scenes[0].devices[0], the device to register")
         return scenes[0], scenes[0].devices[0]
 
-    async def register(self, key: str, scenes: list[SceneIn], viewer: Viewer) -> Registered:
+    async def register(self, key: str, scenes: list[SceneIn], viewer: Principal) -> Registered:
         sin, din = self._scene_device(scenes)
         key = key or sin.key or ""
         if not key:
             raise MissingData("expected a scene key")
         scene = await self.store.get_scene(key)
         if scene is None:  # "if the specified scene is not present, then it will be created"
-            scene = await self.create(sin, key, viewer)
-        elif not viewer.can_see(scene.user, scene.public):
-            raise NotFound(f"no scene with key {key!r}")
-        device = await self._device(din)
+            try:
+                scene = await self.create(sin, key, viewer)
+            except Conflict:  # created meanwhile (another request or node)
+                scene = await self.get(key, viewer)
+        else:
+            self.directory.changed(scene)
+            policy.require(viewer, Action.READ, scene.user, scene.public, f"scene with key {key!r}")
+        device = await self._device(din, viewer)
+        self._check_caps(key, device)
         existing = {r.scene: r for r in await self.store.registrations(device=device.key)}
         reg = existing.get(key)
         origin = ""
@@ -279,24 +352,36 @@ class SceneService:
             if derived is None and given is not None:
                 await self._link_from_others(key, device.key, given.matrix())
             await self.store.put_registration(reg)
-        self._attach(key, device)
+        self._attached(key, device)
         return Registered(scene, device, reg, origin)
 
-    async def deregister(self, key: str, scenes: list[SceneIn]) -> None:
+    async def _owned_device(self, key: str, device: str, viewer: Principal) -> None:
+        """The device's owner, or the scene's administrators, may detach or align it."""
+        if viewer.sees_all:
+            return
+        scene = await self.get(key, viewer)
+        d = await self.store.get_device(device)
+        if d is not None and d.user and d.user == viewer.user:
+            return
+        policy.require(viewer, Action.ADMIN, scene.user, scene.public, f"scene with key {key!r}")
+
+    async def deregister(self, key: str, scenes: list[SceneIn], viewer: Principal) -> None:
         sin, din = self._scene_device(scenes)
         key = key or sin.key or ""
         if not din.key:
             raise MissingData("expected scenes[0].devices[0].key")
+        await self._owned_device(key, din.key, viewer)
         if not await self.store.delete_registration(key, din.key):
             raise NotFound(f"device {din.key!r} is not registered to scene {key!r}")
-        self.hub.remove_device(key, din.key)
+        self._detached(key, din.key)
 
-    async def align(self, key: str, scenes: list[SceneIn]) -> Registration:
+    async def align(self, key: str, scenes: list[SceneIn], viewer: Principal) -> Registration:
         sin, din = self._scene_device(scenes)
         key = key or sin.key or ""
         given = _transform_in(din.transform)
         if not din.key or given is None:
             raise MissingData("expected scenes[0].devices[0] with a key and a transform")
+        await self._owned_device(key, din.key, viewer)
         regs = await self.store.registrations(scene=key, device=din.key)
         if not regs:
             raise NotFound("no existing registrations found")

@@ -1,8 +1,10 @@
 """Users, passwords and JWTs (Adrestia; reference 1.9, 2.7).
 
 Passwords are hashed with Argon2id (argon2-cffi) and never returned: a user's JSON carries
-``"password": ""`` as Adrestia's did. Tokens are JWTs as Adrestia issued them: HS512, subject =
-username, one day of life. A token is valid only while its user exists and is active.
+``"password": ""`` as Adrestia's did. Tokens are JWTs as Adrestia issued them (HS512, one
+day of life), but the subject is the immutable user id, not the username: a renamed or
+re-created user never inherits another's tokens. A token is valid only while its user exists
+and is active.
 Hashing is slow on purpose, so it runs in a worker thread, off the event loop.
 """
 
@@ -13,6 +15,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 
 import jwt
 from argon2 import PasswordHasher
@@ -33,6 +36,8 @@ class UserService:
         self.store = store
         self.secret = secret or secrets.token_urlsafe(48)
         self._hasher = PasswordHasher()
+        # called with a user id when its tokens stop being valid (deleted or deactivated)
+        self.on_revoked: Callable[[str], object] = lambda user_id: None
 
     async def _hash(self, password: str) -> str:
         return await asyncio.to_thread(self._hasher.hash, password)
@@ -117,7 +122,10 @@ class UserService:
 
     async def set_flag(self, id: str, flag: str, value: bool) -> User:
         user = await self.get(id)
-        return await self._save(user, user.model_copy(update={flag: value}))
+        saved = await self._save(user, user.model_copy(update={flag: value}))
+        if flag == "active" and not value:
+            self.on_revoked(user.id)
+        return saved
 
     async def favorite(self, id: str, field: str, item: str, add: bool) -> User:
         user = await self.get(id)
@@ -128,6 +136,7 @@ class UserService:
     async def delete(self, id: str) -> None:
         user = await self.get(id)
         await self.store.delete_user(user.id)
+        self.on_revoked(user.id)
 
     # -- tokens ---------------------------------------------------------------------------
 
@@ -143,13 +152,17 @@ class UserService:
             raise Unauthorized("wrong username or password")
         now = int(time.time())
         return jwt.encode(
-            {"sub": user.username, "iat": now, "exp": now + TOKEN_LIFETIME},
+            {"sub": user.id, "iat": now, "exp": now + TOKEN_LIFETIME},
             self.secret,
             algorithm=ALGORITHM,
         )
 
     async def authenticate(self, token: str) -> User:
         """The active user a token names; :class:`Unauthorized` for any bad token."""
+        return (await self.authenticate_with_expiry(token))[0]
+
+    async def authenticate_with_expiry(self, token: str) -> tuple[User, float]:
+        """The active user a token names and when the token expires (Unix time)."""
         try:
             claims = jwt.decode(
                 token, self.secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
@@ -159,7 +172,7 @@ class UserService:
         except jwt.InvalidTokenError as e:
             raise Unauthorized(f"invalid token: {str(e).lower()}") from None
         sub = claims.get("sub")
-        user = await self.store.user_by_name(sub) if isinstance(sub, str) else None
+        user = await self.store.get_user(sub) if isinstance(sub, str) else None
         if user is None or not user.active:
             raise Unauthorized("token names no active user")
-        return user
+        return user, float(claims["exp"])

@@ -2,7 +2,7 @@
 
 Every backend (the embedded SQLite store, the default; MongoDB for objects and properties and
 Neo4j for the scene graph, for scale-out) implements these Protocols and passes the same
-contract suite, ``tests/contract/test_store.py``.
+contract suite, ``tests/contract/``.
 
 Semantics every implementation keeps:
 
@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -240,11 +240,12 @@ class SceneStore(Protocol):
     async def get_scene(self, key: str) -> Scene | None: ...
 
     async def put_scene(self, scene: Scene) -> None:
-        """Upsert by key."""
+        """Upsert ``scene`` by key (an update of a scene the caller has read)."""
 
     async def insert_scene(self, scene: Scene) -> None:
-        """Insert a new scene; :class:`aesel.errors.Conflict` when ``scene.key`` exists, and
-        then the stored scene is unchanged. Atomic: of two concurrent inserts one wins."""
+        """Create ``scene``; :class:`aesel.errors.Conflict` when its key exists, and then the
+        stored scene is unchanged (atomically: two nodes creating one key cannot both
+        succeed)."""
 
     async def delete_scene(self, key: str) -> bool:
         """Delete the scene with its registrations and links (devices stay)."""
@@ -279,7 +280,22 @@ class SceneStore(Protocol):
         Which chain is taken among several of the same length is unspecified."""
 
 
-class Store(ObjectStore, PropertyStore, SceneStore, Protocol):
+class ReplayFloorStore(Protocol):
+    """The replay floor of each GCM device key: the highest sequence the node accepted.
+
+    Keys are ``aesel.udp.crypto.key_id`` strings. A floor only rises: the node refuses every
+    datagram at or below it after a restart, so lowering one would let old datagrams replay.
+    Several nodes sharing a key may advance its floor concurrently; the highest value wins.
+    """
+
+    async def replay_floors(self) -> dict[str, int]:
+        """Every stored floor, by key id."""
+
+    async def advance_replay_floors(self, marks: Mapping[str, int]) -> None:
+        """Raise each key's floor to its mark (a lower mark leaves the floor); durable on return."""
+
+
+class Store(ObjectStore, PropertyStore, SceneStore, ReplayFloorStore, Protocol):
     """Everything the core server needs from a backend."""
 
     async def open(self) -> None: ...

@@ -6,29 +6,40 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import cast
 
 from aesel.errors import AeselError
 from aesel.logutil import LogLimiter
-from aesel.realtime.ingress import Ingress
+from aesel.model import inbound
+from aesel.services.ingest import Ingest
+from aesel.services.policy import OPEN, Principal
 from aesel.udp.crypto import UdpSecurity
 
 log = logging.getLogger(__name__)
 
 
 class UdpEndpoint(asyncio.DatagramProtocol):
-    """Decrypts (when on) and decodes each datagram, applies it, counts what it drops.
+    """Decrypts (when on) and decodes each datagram, applies it as its sender, counts drops.
 
     Nothing here awaits: an event for a cached object goes from ``datagram_received`` to the
     hub in one synchronous pass; the hub writes the outbound datagrams at the end of the turn.
     """
 
     def __init__(
-        self, ingress: Ingress, drops: Counter[str], security: UdpSecurity | None = None
+        self,
+        ingest: Ingest,
+        drops: Counter[str],
+        security: UdpSecurity | None = None,
+        *,
+        principal: Callable[[str | None], Principal] = lambda device: OPEN,
+        max_size: int = 8192,
     ) -> None:
-        self.ingress = ingress
+        self.ingest = ingest
         self.drops = drops
         self.security = security or UdpSecurity()
+        self.principal = principal
+        self.max_size = max_size
         self.received = 0
         self.transport: asyncio.DatagramTransport | None = None
         self._limited = LogLimiter(log)
@@ -41,7 +52,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self.received += 1
         try:
             plain, device = self.security.open(data)
-            self.ingress.apply(plain, t_in, device)
+            self.ingest.apply(inbound.decode(plain, self.max_size), self.principal(device), t_in)
         except AeselError as e:
             self.drops[e.reason] += 1
             self._limited.warning(

@@ -177,6 +177,19 @@ async def test_property_queries(objects: Any) -> None:
     assert await keys(PropertyFilter(), limit=2) == ["a", "b"]
 
 
+# -- GCM replay floors ------------------------------------------------------------------------
+
+
+async def test_replay_floors_only_rise(objects: Any) -> None:
+    assert await objects.replay_floors() == {}
+    await objects.advance_replay_floors({"k1": 10, "k2": 5})
+    await objects.advance_replay_floors({"k1": 7, "k2": 6})
+    await objects.advance_replay_floors({})
+    assert await objects.replay_floors() == {"k1": 10, "k2": 6}
+    await asyncio.gather(*(objects.advance_replay_floors({"k3": n}) for n in (3, 9, 1)))
+    assert (await objects.replay_floors())["k3"] == 9
+
+
 # -- scenes -----------------------------------------------------------------------------------
 
 

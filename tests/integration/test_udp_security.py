@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
+import re
+import signal
+import socket
+import sqlite3
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +20,9 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from aesel.app import Node
 from aesel.config import Settings
+from aesel.storage.embedded import SqliteStore
 from aesel.udp import crypto
-from tests.conftest import Device, UdpPeer, register
+from tests.conftest import AeselProcess, Device, UdpPeer, register, stop_aesel, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -101,28 +106,31 @@ async def test_gcm_round_trip_and_rejection_of_tampered_and_replayed_datagrams(
     ka, kb = base64.b64decode(ra["gcm_key"]), base64.b64decode(rb["gcm_key"])
     assert len(ka) == 32 and ka != kb
     assert ra["scenes"][0]["devices"][0]["encryption"] == "gcm"
+    ca, cb = crypto.DeviceChannel(ka, "a"), crypto.DeviceChannel(kb, "b")
     key = await new_object(shttp)
-    for d, k in ((a, ka), (b, kb)):
-        created = orjson.loads(crypto.device_open(k, await raw(d)))
+    for d, ch in ((a, ca), (b, cb)):
+        created = orjson.loads(ch.open(await raw(d)))
         assert created["key"] == key
     event = orjson.dumps({"msg_type": 1, "key": key, "scene": "s", "transform": T})
-    sealed = crypto.device_seal(ka, "a", 1, event)
+    sealed = ca.seal(event)
     a.send(sealed)
-    got = orjson.loads(crypto.device_open(kb, await raw(b)))
+    got = orjson.loads(cb.open(await raw(b)))
     assert got["transform"] == T
     await raw(a)  # the sender gets its own event too, as in Aesel
 
-    tampered = bytearray(crypto.device_seal(ka, "a", 2, event))
+    tampered = bytearray(ca.seal(event))
     tampered[-1] ^= 1
     a.send(bytes(tampered))
     a.send(sealed)  # replayed
-    a.send(crypto.device_seal(kb, "a", 3, event))  # the wrong key
+    a.send(crypto.DeviceChannel(kb, "a").seal(event))  # the wrong key
     a.send({"msg_type": 1, "key": key, "scene": "s", "device": "a", "transform": T})  # plain
+    a.send(b"\xa5\x01a" + sealed[4:])  # another framing version
     # a good datagram after the bad ones proves they were handled (and dropped) first
-    a.send(crypto.device_seal(ka, "a", 4, event))
-    assert orjson.loads(crypto.device_open(kb, await raw(b)))["transform"] == T
+    a.send(ca.seal(event))
+    assert orjson.loads(cb.open(await raw(b)))["transform"] == T
     drops = node.services.drops
     assert (drops["forged"], drops["replayed"], drops["unauthenticated"]) == (2, 1, 1)
+    assert drops["gcm_version"] == 1
     with pytest.raises(TimeoutError):  # nothing else came through
         await raw(b, 0.2)
 
@@ -166,3 +174,86 @@ async def test_cbc_is_compatible_with_the_aesel_format(
     a.send(cbc_reference(IN_KEY, IN_IV, event))
     await raw(b)
     assert node.services.drops["forged"] == 2
+
+
+def _drops(url: str, reason: str) -> float:
+    text = httpx.get(f"{url}/metrics").text
+    m = re.search(rf'^aesel_drops_total{{reason="{reason}"}} (\S+)$', text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def _floor(data_dir: Path, key: bytes) -> int:
+    db = sqlite3.connect(f"file:{data_dir / 'aesel.db'}?mode=ro", uri=True)
+    try:
+        row = db.execute(
+            "SELECT floor FROM replay_floors WHERE key_id=?", (crypto.key_id(key),)
+        ).fetchone()
+    finally:
+        db.close()
+    return int(row[0]) if row else 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["clean", "kill-9"])
+def test_gcm_across_a_node_restart_repeats_no_nonce_and_accepts_no_replay(
+    aesel_process: Callable[..., AeselProcess], device_socket: socket.socket, sig: int
+) -> None:
+    device = device_socket
+    p = aesel_process("--udp-security", "gcm")
+    with httpx.Client(base_url=p.url) as c:
+        dev = {"key": "d", "hostname": "127.0.0.1", "port": device.getsockname()[1]}
+        body = {"scenes": [{"key": "s", "devices": [{**dev, "encryption": "gcm"}]}]}
+        r = c.post("/v1/scene/s/register", json=body)
+        r.raise_for_status()
+        key = base64.b64decode(r.json()["gcm_key"])
+        r = c.post("/v1/scene/s/object", json={"objects": [{"name": "o"}]})
+        obj = r.json()["objects"][0]["key"]
+    ch = crypto.DeviceChannel(key, "d")
+    nonces: list[set[bytes]] = [set(), set()]
+
+    def stream(node: AeselProcess, sender: crypto.DeviceChannel, x: float, run: int) -> bytes:
+        t = [*T[:3], x, *T[4:]]
+        sealed = sender.seal(
+            orjson.dumps({"msg_type": 1, "key": obj, "scene": "s", "transform": t})
+        )
+        device.sendto(sealed, ("127.0.0.1", node.udp_port))
+        echo = receive(run)
+        assert orjson.loads(echo)["transform"] == t
+        return sealed
+
+    def receive(run: int) -> bytes:
+        data = device.recvfrom(65536)[0]
+        nonces[run].add(data[3:15])
+        return ch.open(data)
+
+    receive(0)  # the object's creation
+    captured = [stream(p, ch, float(i), 0) for i in range(20)]
+    if sig == signal.SIGKILL:  # what a kill -9 cannot replay is what was flushed
+        wait_until(lambda: _floor(p.data_dir, key) == ch.sequencer.last)
+    err = stop_aesel(p, sig)
+    assert sig == signal.SIGKILL or p.proc.returncode == 0, err
+
+    p2 = aesel_process("--udp-security", "gcm", data_dir=p.data_dir)
+    for sealed in captured:
+        device.sendto(sealed, ("127.0.0.1", p2.udp_port))
+    stream(p2, ch, 100.0, 1)  # (c) the device goes on after the node's restart...
+    restarted = crypto.DeviceChannel(key, "d")  # ...and after its own
+    for i in range(20):
+        stream(p2, restarted, 200.0 + i, 1)
+    assert _drops(p2.url, "replayed") == len(captured)  # (b)
+    assert len(nonces[0]) == 21 and len(nonces[1]) == 21
+    assert not nonces[0] & nonces[1]  # (a)
+    stop_aesel(p2)
+
+
+async def test_sqlite_replay_floors_only_rise_and_survive_reopening(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path)
+    await store.open()
+    assert await store.replay_floors() == {}
+    await store.advance_replay_floors({"a": 5, "b": 7})
+    await store.advance_replay_floors({"a": 3, "b": 9, "c": 2**63 - 1})
+    await store.advance_replay_floors({})
+    await store.close()
+    store = SqliteStore(tmp_path)
+    await store.open()
+    assert await store.replay_floors() == {"a": 5, "b": 9, "c": 2**63 - 1}
+    await store.close()

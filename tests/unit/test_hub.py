@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import orjson
 
+from aesel.model.event import Event
 from aesel.realtime import codec
-from aesel.realtime.event import Event
 from aesel.realtime.hub import Format, Hub, Interest, WsSubscriber, latency_quantile
 from aesel.realtime.protocol import CloseCode
 

@@ -6,15 +6,17 @@ from typing import Any
 
 import pytest
 
-from aesel.realtime.ingress import bare_transform
+from aesel.model.inbound import BareTransform, bare_transform
 
 T = [1, 0, 0, 2.5, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
 
 
 def test_a_bare_transform_update_takes_the_fast_path() -> None:
     got = bare_transform({"msg_type": 1, "key": "k", "scene": "s", "transform": T, "device": "d"})
-    assert got == ("k", "s", tuple(float(x) for x in T), "d")
-    assert bare_transform({"msg_type": 1, "key": "k", "transform": T}) == ("k", "", got[2], None)  # type: ignore[index]
+    assert got == BareTransform("k", "s", tuple(float(x) for x in T), "d")
+    assert bare_transform({"msg_type": 1, "key": "k", "transform": T}) == BareTransform(
+        "k", "", got.transform if got else (), None
+    )
 
 
 @pytest.mark.parametrize(
@@ -29,6 +31,9 @@ def test_a_bare_transform_update_takes_the_fast_path() -> None:
         {"msg_type": 1, "key": "k", "transform": T, "name": "renamed"},
         {"msg_type": 1, "key": "k", "transform": T, "device": 5},
         {"msg_type": 1, "key": "k", "scene": None, "transform": T},
+        {"msg_type": 1, "key": "k", "transform": [*T[:15], 1e300]},  # beyond float32
+        {"msg_type": 1, "key": "k", "transform": [*T[:15], float("nan")]},
+        {"msg_type": 1, "key": "k", "transform": [*T[:15], float("inf")]},
         [1, 2, 3],
     ],
 )

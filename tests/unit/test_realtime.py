@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import orjson
 
+from aesel.model.event import Event
 from aesel.realtime.bus import MemoryBus
-from aesel.realtime.event import Event
 from aesel.realtime.hub import Hub
 
 

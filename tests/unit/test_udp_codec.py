@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from aesel.errors import AeselError, PayloadTooLarge
+from aesel.model.inbound import Invalid, Malformed, UnknownType, decode_event
 from aesel.model.wire import ObjectIn, PropertyIn
-from aesel.udp.codec import Invalid, Malformed, UnknownType, decode_event
 
 
 def enc(doc: object) -> bytes:

@@ -80,7 +80,7 @@ def test_invalid_messages_get_an_error_saying_what_was_expected(
 def test_events_pass_through_as_udp_datagrams() -> None:
     s = Session()
     raw = msg(msg_type=1, key="k", scene="a", transform=[0] * 16)
-    assert s.receive(raw) == [Inbound(raw.encode())]
+    assert s.receive(raw) == [Inbound(orjson.loads(raw))]
 
 
 def test_too_many_bad_messages_close_the_session() -> None:

@@ -7,7 +7,7 @@ The plumbing (one thread per file, WAL, ``synchronous=FULL``, error translation)
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aesel.model import transform as tf
@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS registrations (
 CREATE INDEX IF NOT EXISTS registrations_device ON registrations(device);
 CREATE TABLE IF NOT EXISTS links (
     a TEXT NOT NULL, b TEXT NOT NULL, doc BLOB NOT NULL, PRIMARY KEY (a, b));
+CREATE TABLE IF NOT EXISTS replay_floors (key_id TEXT PRIMARY KEY, floor INTEGER NOT NULL);
 """
 
 
@@ -173,3 +174,18 @@ class SqliteStore(SqliteDb):
 
     async def path_transform(self, a: str, b: str) -> tf.Matrix | None:
         return shortest_chain(await self.links(), a, b)
+
+    # -- GCM replay floors ----------------------------------------------------------------
+
+    async def replay_floors(self) -> dict[str, int]:
+        rows = await self._run(
+            lambda db: db.execute("SELECT key_id, floor FROM replay_floors").fetchall()
+        )
+        return {k: int(f) for k, f in rows}
+
+    async def advance_replay_floors(self, marks: Mapping[str, int]) -> None:
+        sql = (
+            "INSERT INTO replay_floors(key_id, floor) VALUES (?,?) "
+            "ON CONFLICT(key_id) DO UPDATE SET floor=max(floor, excluded.floor)"
+        )
+        await self._write(sql, list(marks.items()))

@@ -1,23 +1,24 @@
-"""``MongoObjectStore``: objects and properties on MongoDB.
+"""``MongoObjectStore``: objects, properties and GCM replay floors on MongoDB.
 
 Filters are pushed into one ``find`` (an ``$or`` of the filters, each an AND of exact
 matches), sorted by key with the limit applied by the server; ``(scene, name)`` and
 ``name`` are indexed for each collection. A batch is one ordered ``bulk_write`` of upserts,
 inside a transaction when it has more than one document, so it lands whole or not at all.
+A replay floor only rises: it is written with ``$max``, so concurrent nodes keep the highest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pymongo import ASCENDING, ReplaceOne
+from pymongo import ASCENDING, ReplaceOne, UpdateOne
 
 from aesel.model.entities import Object3D, Property
 from aesel.storage.base import ObjectFilter, PropertyFilter
 from aesel.storage.mongo.db import Doc, MongoDb, dump, translated
 
-OBJECTS, PROPERTIES = "objects", "properties"
+OBJECTS, PROPERTIES, REPLAY_FLOORS = "objects", "properties", "replay_floors"
 OBJECT_FIELDS = ("scene", "name", "type", "subtype", "owner", "parent", "asset_sub_id")
 PROPERTY_FIELDS = ("scene", "name", "parent", "asset_sub_id")
 
@@ -53,7 +54,7 @@ def _property_query(filters: Sequence[PropertyFilter]) -> Doc:
 
 
 class MongoObjectStore(MongoDb):
-    """The object and property store contracts on MongoDB."""
+    """The object, property and replay-floor store contracts on MongoDB."""
 
     async def _prepare(self) -> None:
         for col in (OBJECTS, PROPERTIES):
@@ -103,3 +104,19 @@ class MongoObjectStore(MongoDb):
         if not filters:
             return []
         return await self._find(Property, PROPERTIES, _property_query(filters), limit=limit)
+
+    # -- GCM replay floors ----------------------------------------------------------------
+
+    async def replay_floors(self) -> dict[str, int]:
+        with translated("get replay floors"):
+            return {d["_id"]: int(d["floor"]) async for d in self.col(REPLAY_FLOORS).find({})}
+
+    async def advance_replay_floors(self, marks: Mapping[str, int]) -> None:
+        if not marks:
+            return
+        ops: list[Any] = [
+            UpdateOne({"_id": k}, {"$max": {"floor": int(v)}}, upsert=True)
+            for k, v in marks.items()
+        ]
+        with translated("advance replay floors"):
+            await self.col(REPLAY_FLOORS).bulk_write(ops, ordered=False)

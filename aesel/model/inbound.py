@@ -1,0 +1,138 @@
+"""Decoding inbound streamed events (UDP datagrams and WebSocket messages). Pure.
+
+An event is one bare JSON object, e.g. ``{"msg_type":1,"key":K,"scene":S,"transform":[16]}``
+(docs/compat.md §3.4). msg_types 1, 16, 20 are object events; 9, 24, 28 property events.
+Both transports decode here, at their edge, and hand the services a typed value:
+a :class:`BareTransform` for the shape almost every streamed event has (checked without
+building a pydantic model), an :class:`InboundEvent` otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from aesel.errors import BadRequest, PayloadTooLarge
+from aesel.model.codes import MsgType
+from aesel.model.wire import ObjectIn, PropertyIn
+
+OBJECT_EVENTS = frozenset({MsgType.OBJ_UPD, MsgType.OBJ_FRAME_UPD, MsgType.OBJ_ACTION_UPD})
+PROPERTY_EVENTS = frozenset({MsgType.PROP_UPD, MsgType.PROP_FRAME_UPD, MsgType.PROP_ACTION_UPD})
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+class Malformed(BadRequest):
+    reason = "malformed"
+
+
+class UnknownType(BadRequest):
+    reason = "unknown_type"
+
+
+class Invalid(BadRequest):
+    reason = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    msg_type: int
+    body: ObjectIn | PropertyIn
+
+    @property
+    def is_object(self) -> bool:
+        return isinstance(self.body, ObjectIn)
+
+
+@dataclass(frozen=True, slots=True)
+class BareTransform:
+    """A msg_type 1 event with nothing but key, scene, transform and device."""
+
+    key: str
+    scene: str
+    transform: tuple[float, ...]
+    device: str | None
+
+
+Inbound = BareTransform | InboundEvent
+
+_FAST_KEYS = frozenset({"msg_type", "key", "scene", "transform", "device"})
+_NUMBERS = frozenset({int, float})  # exact types: bool is not a number here
+
+
+def bare_transform(doc: Any) -> BareTransform | None:
+    """``doc`` as a :class:`BareTransform` when it has exactly that shape and valid values;
+    ``None`` otherwise (the validating path then decides, with a precise message)."""
+    if type(doc) is not dict or doc.get("msg_type") != 1 or type(doc["msg_type"]) is not int:
+        return None
+    if not doc.keys() <= _FAST_KEYS:
+        return None
+    key, scene, t, device = doc.get("key"), doc.get("scene", ""), doc.get("transform"), None
+    device = doc.get("device")
+    if type(key) is not str or not key or type(scene) is not str:
+        return None
+    if device is not None and type(device) is not str:
+        return None
+    if type(t) is not list or len(t) != 16 or not set(map(type, t)) <= _NUMBERS:
+        return None
+    floats = tuple(map(float, t))
+    if not all(-FLOAT32_MAX <= x <= FLOAT32_MAX for x in floats):  # NaN fails too
+        return None
+    return BareTransform(key, scene, floats, device or None)
+
+
+def validation_message(e: ValidationError) -> str:
+    """One lowercase line naming each bad field: ``transform: transform has 12 numbers, ...``."""
+    parts = []
+    for err in e.errors(include_url=False)[:5]:
+        loc = ".".join(str(p) for p in err["loc"]) or "body"
+        msg = str(err["msg"])
+        msg = msg.removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg[:1].lower()}{msg[1:]}")
+    return "; ".join(parts)
+
+
+def decode_doc(doc: Any) -> Inbound:
+    """A parsed JSON document as an inbound event, or :class:`BadRequest`."""
+    fast = bare_transform(doc)
+    if fast is not None:
+        return fast
+    if not isinstance(doc, dict):
+        raise Malformed(f"event is a JSON {type(doc).__name__}, expected an object")
+    msg_type = doc.get("msg_type")
+    if type(msg_type) is not int:
+        raise UnknownType(f"msg_type is {msg_type!r}, expected an integer")
+    try:
+        if msg_type in OBJECT_EVENTS:
+            return InboundEvent(msg_type, ObjectIn.model_validate(doc))
+        if msg_type in PROPERTY_EVENTS:
+            return InboundEvent(msg_type, PropertyIn.model_validate(doc))
+    except ValidationError as e:
+        raise Invalid(validation_message(e)) from None
+    raise UnknownType(
+        f"msg_type {msg_type} is not an inbound event, expected 1, 9, 16, 20, 24 or 28"
+    )
+
+
+def decode(data: bytes, max_size: int) -> Inbound:
+    """One datagram's bytes as an inbound event, or :class:`BadRequest`."""
+    if len(data) > max_size:
+        raise PayloadTooLarge(f"datagram has {len(data)} bytes, expected at most {max_size}")
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise Malformed(f"datagram is not JSON: {e}") from None
+    return decode_doc(doc)
+
+
+def decode_event(data: bytes, max_size: int) -> InboundEvent:
+    """The validating path only (for tests and tools): never a :class:`BareTransform`."""
+    event = decode(data, max_size)
+    if isinstance(event, BareTransform):
+        body = ObjectIn(key=event.key, scene=event.scene or None, transform=list(event.transform))
+        if event.device:
+            body = body.model_copy(update={"device": event.device})
+        return InboundEvent(int(MsgType.OBJ_UPD), body)
+    return event
