@@ -220,11 +220,22 @@ class ObjectStore(Protocol):
     async def query_objects(self, filters: Sequence[ObjectFilter], limit: int) -> list[Object3D]:
         """Objects matching any of ``filters`` (each an AND), at most ``limit``, by key."""
 
+    async def get_objects(self, keys: Sequence[str]) -> list[Object3D]:
+        """The stored objects among ``keys``, by key, in one round trip."""
+
+    async def swap_object_owner(self, key: str, expected: str, owner: str) -> Object3D | None:
+        """Compare-and-set of the lock holder: when the object's ``owner`` is ``expected``,
+        set it to ``owner`` and return the updated object; ``None`` when the object is absent
+        or its owner is another. Atomic: of two nodes taking one free lock, one wins."""
+
 
 class PropertyStore(Protocol):
     async def get_property(self, key: str) -> Property | None: ...
 
     async def put_properties(self, properties: Sequence[Property]) -> None: ...
+
+    async def get_properties(self, keys: Sequence[str]) -> list[Property]:
+        """The stored properties among ``keys``, by key, in one round trip."""
 
     async def delete_property(self, key: str) -> bool: ...
 
@@ -265,6 +276,12 @@ class SceneStore(Protocol):
     ) -> list[Registration]:
         """Registrations filtered by scene and/or device; all of them with neither."""
 
+    async def registrations_with_devices(
+        self, *, scene: str | None = None, device: str | None = None
+    ) -> list[tuple[Registration, Device]]:
+        """As :meth:`registrations`, each with its device, in one round trip; a registration
+        whose device is not stored is left out. Ordered by scene, then device."""
+
     async def put_link(self, a: str, b: str, t: DeviceTransform) -> None:
         """Store the link ``a -> b``: ``t`` maps scene ``a`` coordinates to scene ``b``'s.
 
@@ -293,6 +310,14 @@ class ReplayFloorStore(Protocol):
 
     async def advance_replay_floors(self, marks: Mapping[str, int]) -> None:
         """Raise each key's floor to its mark (a lower mark leaves the floor); durable on return."""
+
+
+class Pingable(Protocol):
+    """A backend that can say whether its server answers (health checks)."""
+
+    async def ping(self) -> None:
+        """Return when the server answers; :class:`aesel.errors.BackendUnavailable` when it
+        does not within the backend's timeout."""
 
 
 class Store(ObjectStore, PropertyStore, SceneStore, ReplayFloorStore, Protocol):

@@ -142,6 +142,30 @@ async def test_object_query_limit_is_exact_and_ordered_by_key(objects: Any) -> N
     assert len(await objects.query_objects([ObjectFilter()], 1000)) == 50
 
 
+async def test_batch_reads_by_key(objects: Any) -> None:
+    await objects.put_objects([full_object(k) for k in ("c", "a", "b")])
+    await objects.put_properties([full_property(k) for k in ("y", "x")])
+    assert [o.key for o in await objects.get_objects(["c", "nope", "a", "c"])] == ["a", "c"]
+    assert await objects.get_objects([]) == []
+    assert [p.key for p in await objects.get_properties(["y", "x", "z"])] == ["x", "y"]
+    assert await objects.get_properties([]) == []
+
+
+async def test_lock_is_a_compare_and_set(objects: Any) -> None:
+    o = full_object("k1", owner="")
+    await objects.put_objects([o])
+    taken = await objects.swap_object_owner("k1", "", "dev1")
+    assert taken == o.model_copy(update={"owner": "dev1"})
+    assert await objects.get_object("k1") == taken
+    assert await objects.swap_object_owner("k1", "", "dev2") is None  # held by dev1
+    assert await objects.swap_object_owner("nope", "", "dev2") is None
+    assert (await objects.swap_object_owner("k1", "dev1", "")).owner == ""
+    results = await asyncio.gather(
+        *(objects.swap_object_owner("k1", "", f"dev{i}") for i in range(5))
+    )
+    assert sum(r is not None for r in results) == 1
+
+
 # -- properties -------------------------------------------------------------------------------
 
 
@@ -363,6 +387,29 @@ async def test_registrations_filter_and_order(scenes: Any) -> None:
     assert await scenes.delete_registration("s1", "d2") is True
     assert await scenes.delete_registration("s1", "d2") is False
     assert len(await scenes.registrations()) == 3
+
+
+async def test_registrations_with_devices_in_one_call(scenes: Any) -> None:
+    d1, d2 = Device(key="d1", port=1), Device(key="d2", port=2)
+    await scenes.put_device(d1)
+    await scenes.put_device(d2)
+    for s, d in (("s2", "d1"), ("s1", "d2"), ("s1", "d1"), ("s1", "ghost")):
+        await scenes.put_registration(Registration(scene=s, device=d))
+    got = await scenes.registrations_with_devices()
+    assert [(r.scene, r.device, dev) for r, dev in got] == [
+        ("s1", "d1", d1), ("s1", "d2", d2), ("s2", "d1", d1),
+    ]  # fmt: skip
+    assert [r.device for r, _ in await scenes.registrations_with_devices(scene="s1")] == [
+        "d1", "d2",
+    ]  # fmt: skip
+    assert [r.scene for r, _ in await scenes.registrations_with_devices(device="d1")] == [
+        "s1", "s2",
+    ]  # fmt: skip
+
+
+async def test_ping(scenes: Any, objects: Any, catalog: Any) -> None:
+    for store in (scenes, objects, catalog):
+        await store.ping()
 
 
 async def test_one_link_per_pair(scenes: Any) -> None:

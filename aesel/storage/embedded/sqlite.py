@@ -20,7 +20,7 @@ from aesel.model.entities import (
     Scene,
 )
 from aesel.storage.base import ObjectFilter, PropertyFilter, SceneFilter, shortest_chain
-from aesel.storage.embedded.db import SqliteDb, dump
+from aesel.storage.embedded.db import E, SqliteDb, dump
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -65,6 +65,13 @@ class SqliteStore(SqliteDb):
     def __init__(self, data_dir: Path) -> None:
         super().__init__(Path(data_dir) / "aesel.db", SCHEMA)
 
+    async def _by_keys(self, cls: type[E], table: str, keys: Sequence[str]) -> list[E]:
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        sql = f"SELECT doc FROM {table} WHERE key IN ({marks}) ORDER BY key"
+        return await self._all(cls, sql, *keys)
+
     # -- objects --------------------------------------------------------------------------
 
     async def get_object(self, key: str) -> Object3D | None:
@@ -77,6 +84,21 @@ class SqliteStore(SqliteDb):
 
     async def delete_object(self, key: str) -> bool:
         return await self._delete("DELETE FROM objects WHERE key=?", key)
+
+    async def get_objects(self, keys: Sequence[str]) -> list[Object3D]:
+        return await self._by_keys(Object3D, "objects", keys)
+
+    async def swap_object_owner(self, key: str, expected: str, owner: str) -> Object3D | None:
+        def run(db: sqlite3.Connection) -> Object3D | None:
+            row = db.execute("SELECT doc FROM objects WHERE key=?", (key,)).fetchone()
+            o = Object3D.model_validate_json(row[0]) if row else None
+            if o is None or o.owner != expected:
+                return None
+            o = o.model_copy(update={"owner": owner})
+            db.execute("UPDATE objects SET doc=? WHERE key=?", (dump(o), key))
+            return o
+
+        return await self._tx(run)
 
     async def query_objects(self, filters: Sequence[ObjectFilter], limit: int) -> list[Object3D]:
         where, args = _prefilter(filters)
@@ -97,6 +119,9 @@ class SqliteStore(SqliteDb):
 
     async def delete_property(self, key: str) -> bool:
         return await self._delete("DELETE FROM properties WHERE key=?", key)
+
+    async def get_properties(self, keys: Sequence[str]) -> list[Property]:
+        return await self._by_keys(Property, "properties", keys)
 
     async def query_properties(
         self, filters: Sequence[PropertyFilter], limit: int
@@ -160,6 +185,19 @@ class SqliteStore(SqliteDb):
         if device is not None:
             sql, args = sql + " AND device=?", [*args, device]
         return await self._all(Registration, sql + " ORDER BY scene, device", *args)
+
+    async def registrations_with_devices(
+        self, *, scene: str | None = None, device: str | None = None
+    ) -> list[tuple[Registration, Device]]:
+        sql = (
+            "SELECT r.doc, d.doc FROM registrations r JOIN devices d ON d.key = r.device"
+            " WHERE (?1 IS NULL OR r.scene = ?1) AND (?2 IS NULL OR r.device = ?2)"
+            " ORDER BY r.scene, r.device"
+        )
+        rows = await self._run(lambda db: db.execute(sql, (scene, device)).fetchall())
+        return [
+            (Registration.model_validate_json(r), Device.model_validate_json(d)) for r, d in rows
+        ]
 
     async def put_link(self, a: str, b: str, t: DeviceTransform) -> None:
         def run(db: sqlite3.Connection) -> None:

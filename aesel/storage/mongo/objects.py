@@ -82,6 +82,23 @@ class MongoObjectStore(MongoDb):
     async def delete_object(self, key: str) -> bool:
         return await self._delete(OBJECTS, key)
 
+    async def get_objects(self, keys: Sequence[str]) -> list[Object3D]:
+        if not keys:
+            return []
+        return await self._find(Object3D, OBJECTS, {"_id": {"$in": list(keys)}})
+
+    async def swap_object_owner(self, key: str, expected: str, owner: str) -> Object3D | None:
+        # a replace conditional on the stored owner: the compare and the set are one write
+        with translated("swap object owner"):
+            found = await self.col(OBJECTS).find_one({"_id": key, "owner": expected})
+            if found is None:
+                return None
+            o = Object3D.model_validate_json(found["doc"]).model_copy(update={"owner": owner})
+            done = await self.col(OBJECTS).replace_one(
+                {"_id": key, "owner": expected, "doc": found["doc"]}, _object_doc(o)
+            )
+        return o if done.matched_count == 1 else None
+
     async def query_objects(self, filters: Sequence[ObjectFilter], limit: int) -> list[Object3D]:
         if not filters:
             return []
@@ -97,6 +114,11 @@ class MongoObjectStore(MongoDb):
 
     async def delete_property(self, key: str) -> bool:
         return await self._delete(PROPERTIES, key)
+
+    async def get_properties(self, keys: Sequence[str]) -> list[Property]:
+        if not keys:
+            return []
+        return await self._find(Property, PROPERTIES, {"_id": {"$in": list(keys)}})
 
     async def query_properties(
         self, filters: Sequence[PropertyFilter], limit: int

@@ -247,6 +247,21 @@ class Neo4jSceneStore:
         )  # fmt: skip
         return [Registration.model_validate_json(r["doc"]) for r in rows]
 
+    async def registrations_with_devices(
+        self, *, scene: str | None = None, device: str | None = None
+    ) -> list[tuple[Registration, Device]]:
+        rows = await self._read(
+            "MATCH (d:Device)-[r:REGISTERED]->(s:Scene) "
+            "WHERE d.doc IS NOT NULL "
+            "AND ($scene IS NULL OR s.key = $scene) AND ($device IS NULL OR d.key = $device) "
+            "RETURN r.doc AS reg, d.doc AS device ORDER BY s.key, d.key",
+            scene=scene, device=device,
+        )  # fmt: skip
+        return [
+            (Registration.model_validate_json(r["reg"]), Device.model_validate_json(r["device"]))
+            for r in rows
+        ]
+
     async def put_link(self, a: str, b: str, t: DeviceTransform) -> None:
         await self._write(
             "MERGE (x:Scene {key: $a}) MERGE (y:Scene {key: $b}) "
