@@ -160,6 +160,9 @@ class AssetStore(Protocol):
     async def histories(self, asset: str) -> list[AssetHistory]:
         """The histories whose latest version is ``asset``."""
 
+    async def put_history(self, h: AssetHistory) -> None:
+        """Upsert by id (copying a deployment; versions are made by :meth:`add_version`)."""
+
     async def put_relationships(self, rels: Sequence[AssetRelationship]) -> None:
         """Upsert by id, atomically."""
 

@@ -12,6 +12,7 @@ import pytest
 from aesel.errors import Conflict
 from aesel.model.catalog import (
     AssetCollection,
+    AssetHistory,
     AssetMeta,
     AssetRelationship,
     Project,
@@ -70,6 +71,10 @@ async def test_add_version_moves_relationships_and_extends_history(catalog: Any)
     assert await catalog.delete_asset(a3.key) is False
     assert await catalog.query_relationships(RelationshipFilter(), 0, 10) == []
     assert await catalog.histories(a3.key) == [h]  # histories stay
+    copied = AssetHistory(id=new_id(), asset="z", asset_ids=("z", "y"))
+    await catalog.put_history(copied)
+    await catalog.put_history(copied)
+    assert await catalog.histories("z") == [copied]
 
 
 async def test_asset_queries_count_and_page(catalog: Any) -> None:

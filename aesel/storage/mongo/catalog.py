@@ -190,6 +190,9 @@ class MongoCatalogStore(MongoDb):
     async def histories(self, asset: str) -> list[AssetHistory]:
         return await self._find(AssetHistory, HISTORIES, {"asset": asset})
 
+    async def put_history(self, h: AssetHistory) -> None:
+        await self._put(HISTORIES, _history_doc(h))
+
     # -- relationships --------------------------------------------------------------------
 
     async def put_relationships(self, rels: Sequence[AssetRelationship]) -> None:
