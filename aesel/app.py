@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import socket
 from collections import Counter
 from collections.abc import Generator
@@ -17,12 +18,14 @@ import uvicorn
 from aesel.config import Settings
 from aesel.errors import AeselError
 from aesel.metrics import Sources, make_registry
+from aesel.net import ConnectionLimits, connection_caps, watch_descriptors
 from aesel.realtime.bus import MemoryBus
 from aesel.realtime.hub import Hub
 from aesel.realtime.ws import Unauthorized as WsUnauthorized
 from aesel.realtime.ws import WsServer, open_verifier
 from aesel.rest import catalog as catalog_api
 from aesel.rest.app import create_app
+from aesel.rest.server import guarded_protocol
 from aesel.services.assets import AssetService, CollectionService
 from aesel.services.bundle import Services
 from aesel.services.catalog import Catalog
@@ -34,7 +37,8 @@ from aesel.services.policy import Principal
 from aesel.services.projects import ProjectService
 from aesel.services.properties import PropertyService
 from aesel.services.scenes import SceneService
-from aesel.services.users import UserService
+from aesel.services.throttle import LoginThrottle
+from aesel.services.users import UserService, stored_secret
 from aesel.storage.embedded import SqliteStore
 from aesel.storage.embedded.catalog import FileBlobs, SqliteCatalog
 from aesel.udp.crypto import CbcCodec, UdpSecurity, cbc_key_bytes
@@ -53,6 +57,16 @@ class _Server(uvicorn.Server):
         yield
 
 
+CBC_KEYS = ("aes_in_key", "aes_in_iv", "aes_out_key", "aes_out_iv")
+
+
+def metrics_token(s: Settings) -> str | None:
+    """The bearer token ``/metrics`` requires: None = open (no ``--auth``, no token), and an
+    empty string closes it (``--auth`` without ``--metrics-token``)."""
+    token = s.metrics_token.get_secret_value()
+    return token if token or s.auth else None
+
+
 def make_security(s: Settings) -> UdpSecurity:
     """The UDP encryption state from ``--udp-security`` and the ``--aes-*`` keys."""
     modes = {m for m in s.udp_security.replace(",", "+").split("+") if m and m != "off"}
@@ -61,10 +75,15 @@ def make_security(s: Settings) -> UdpSecurity:
     cbc_in = cbc_out = None
     if "cbc" in modes:
         enc = s.aes_key_encoding
-        cbc_in = CbcCodec(cbc_key_bytes(s.aes_in_key, 32, enc), cbc_key_bytes(s.aes_in_iv, 16, enc))
-        cbc_out = CbcCodec(
-            cbc_key_bytes(s.aes_out_key, 32, enc), cbc_key_bytes(s.aes_out_iv, 16, enc)
-        )
+
+        def key(name: str, size: int) -> bytes:
+            try:
+                return cbc_key_bytes(getattr(s, name).get_secret_value(), size, enc)
+            except ValueError as e:
+                raise ValueError(f"{name}: {e}") from None
+
+        cbc_in = CbcCodec(key("aes_in_key", 32), key("aes_in_iv", 16))
+        cbc_out = CbcCodec(key("aes_out_key", 32), key("aes_out_iv", 16))
     return UdpSecurity(gcm="gcm" in modes, cbc_in=cbc_in, cbc_out=cbc_out)
 
 
@@ -114,17 +133,39 @@ class Node:
             assets=AssetService(self.catalog_store, self.blobs, max_size=settings.max_asset_size),
             collections=CollectionService(self.catalog_store),
             projects=ProjectService(self.catalog_store),
-            users=UserService(self.catalog_store, secret=settings.jwt_secret),
+            users=UserService(
+                self.catalog_store,
+                secret=settings.jwt_secret.get_secret_value() or stored_secret(settings.data_dir),
+                previous=settings.previous_secrets(),
+                throttle=LoginThrottle(
+                    user_failures=settings.login_user_failures,
+                    address_failures=settings.login_address_failures,
+                    max_lockout=settings.login_max_lockout,
+                ),
+            ),
             auth=settings.auth,
         )
         if self.security.cbc:
             s = settings  # Aesel returned its configured key texts at registration
+            keys = {k: getattr(s, k).get_secret_value() for k in CBC_KEYS}
             self.services.scenes.response_extra = {
-                "encryption_key": s.aes_in_key, "encryption_iv": s.aes_in_iv,
+                "encryption_key": keys["aes_in_key"], "encryption_iv": keys["aes_in_iv"],
                 "encryption_password": "", "encryption_salt": "",
-                "decryption_key": s.aes_out_key, "decryption_iv": s.aes_out_iv,
+                "decryption_key": keys["aes_out_key"], "decryption_iv": keys["aes_out_iv"],
                 "decryption_password": "", "decryption_salt": "",
             }  # fmt: skip
+        # connection caps below the descriptor limit, so the API answers when the ws port is full
+        refused: Counter[tuple[str, str]] = Counter()
+        http_cap, ws_cap = connection_caps(
+            resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+            settings.http_max_connections,
+            settings.ws_max_connections,
+        )
+        per_address = settings.max_connections_per_address
+        self.http_limits = ConnectionLimits(
+            "http", http_cap, per_address or max(1, http_cap // 4), refused
+        )
+        self.ws_limits = ConnectionLimits("ws", ws_cap, per_address or max(1, ws_cap // 4), refused)
         self.ws = WsServer(
             self.services,
             self.hub,
@@ -136,6 +177,8 @@ class Node:
             high_water=settings.ws_high_water,
             sndbuf=settings.ws_sndbuf,
             ping_interval=settings.ws_ping_interval,
+            limits=self.ws_limits,
+            open_timeout=settings.header_timeout,
         )
         self.catalog.users.on_revoked = self.ws.revoke
         self.metrics = make_registry(
@@ -145,12 +188,15 @@ class Node:
                 udp_in=lambda: self.udp.received if self.udp is not None else 0,
                 ws_in=lambda: self.ws.events_in,
                 ws_connections=lambda: self.ws.connections,
+                connections_refused=refused,
+                logins_refused=self.catalog.users.throttle.refused,
             )
         )
         self.udp: UdpEndpoint | None = None
         self._udp_transport: asyncio.DatagramTransport | None = None
         self._http: _Server | None = None
         self._http_task: asyncio.Task[None] | None = None
+        self._fd_watch: asyncio.Task[None] | None = None
         self.http_port = 0
         self.udp_port = 0
         self.ws_port = 0
@@ -173,7 +219,7 @@ class Node:
         await self.catalog_store.open()
         await self.blobs.open()
         if s.auth:
-            await self.catalog.users.seed_admin(s.admin_user, s.admin_password)
+            await self.catalog.users.seed_admin(s.admin_user, s.admin_password.get_secret_value())
         self.services.objects.table.start()
         self.services.properties.table.start()
 
@@ -197,6 +243,7 @@ class Node:
             self.services.scenes.response_extra.update(
                 event_destination_host=s.host, event_destination_port=self.udp_port
             )
+        self._fd_watch = loop.create_task(watch_descriptors(), name="fd-watch")
         await self.ws.start(s.host, s.ws_port)
         self.ws_port = self.ws.port
 
@@ -207,10 +254,15 @@ class Node:
         app = create_app(self.services, max_body=s.max_body)
         catalog_api.install(app, self.catalog)
         app.state.metrics = self.metrics
+        app.state.metrics_token = metrics_token(s)
+        if app.state.metrics_token == "":
+            log.warning("--auth without --metrics-token: GET /metrics answers 401 to everyone")
         config = uvicorn.Config(
             app,
             loop="none",
-            http="httptools",
+            http=guarded_protocol(self.http_limits, s.header_timeout),
+            ws="none",
+            timeout_keep_alive=s.http_keepalive,
             lifespan="off",
             access_log=False,
             log_config=None,
@@ -235,6 +287,10 @@ class Node:
             with contextlib.suppress(Exception):
                 await self._http_task
         await self.ws.stop()
+        if self._fd_watch is not None:
+            self._fd_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._fd_watch
         if self._udp_transport is not None:
             self._udp_transport.close()
         await self.floors.stop()

@@ -1,4 +1,13 @@
-"""``aesel serve``: every option has a flag and an ``AESEL_*`` environment variable."""
+"""``aesel serve``: every option has a flag and an ``AESEL_*`` environment variable.
+
+The flags are generated from :class:`aesel.config.Settings`. The parser never reads the
+environment: a flag that is given becomes an init argument of the model (the highest source),
+and the model reads ``AESEL_*`` itself. So ``--help`` shows the built-in defaults only, never a
+value taken from the environment, and never a secret's.
+
+A setting that does not parse, or names no option, is one line on stderr and exit code 2; a node
+that cannot start (a port in use, an unwritable data dir) is one line and exit code 1.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +17,33 @@ import logging
 import os
 import signal
 import sys
-from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NoReturn, get_args, get_origin
 
 import uvloop
+from pydantic import ValidationError
 
 from aesel import __version__
-from aesel.config import Settings
+from aesel.config import ENV_PREFIX, Settings
 from aesel.errors import AeselError
+from aesel.net import raise_nofile
+
+log = logging.getLogger("aesel")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _metavar(name: str) -> str:
+    kind = Settings.model_fields[name].annotation
+    if Settings.is_secret(name):
+        return "SECRET"
+    choices = get_args(kind) if get_origin(kind) is Literal else ()
+    if choices:
+        return "{" + ",".join(choices) + "}"
+    names = {int: "N", float: "SECONDS", Path: "DIR"}
+    return names.get(kind, "TEXT") if isinstance(kind, type) else "TEXT"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,41 +56,70 @@ def _parser() -> argparse.ArgumentParser:
         description="Run aesel: the HTTP API, UDP event ingress and streaming to devices, "
         "on the embedded store (SQLite in --data-dir). Each option may also be set by the "
         "environment variable named in its help; a flag wins over the environment.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        argument_default=argparse.SUPPRESS,  # only the flags given reach the settings
     )
-    defaults = Settings()
-    for f in fields(Settings):
-        env = Settings.env_name(f.name)
-        default: Any = getattr(defaults, f.name)
-        kind: Any = type(default) if not isinstance(default, Path) else Path
-        if isinstance(default, bool):
-            if env in os.environ:
-                default = os.environ[env].strip().lower() in ("1", "true", "yes", "on")
-            serve.add_argument(
-                "--" + f.name.replace("_", "-"),
-                action=argparse.BooleanOptionalAction,
-                default=default,
-                help=f"{f.metadata['help']} [env {env}]",
-            )
-            continue
-        if env in os.environ:
-            try:
-                default = kind(os.environ[env])
-            except ValueError:
-                parser.error(f"{env}={os.environ[env]!r} is not a valid {kind.__name__}")
-        serve.add_argument(
-            "--" + f.name.replace("_", "-"),
-            type=kind,
-            default=default,
-            help=f"{f.metadata['help']} [env {env}]",
-        )
+    for name, info in Settings.model_fields.items():
+        env = Settings.env_name(name)
+        default = info.default
+        if Settings.is_secret(name):
+            shown = "none"
+        elif isinstance(default, bool):
+            shown = "on" if default else "off"
+        else:
+            shown = str(default)
+        help = f"{info.description} [env {env}; default: {shown}]".replace("%", "%%")
+        if info.annotation is bool:
+            serve.add_argument(_flag(name), action=argparse.BooleanOptionalAction, help=help)
+        else:
+            serve.add_argument(_flag(name), metavar=_metavar(name), help=help)
     return parser
+
+
+def _refuse(message: str, code: int = 2) -> NoReturn:
+    print(f"aesel serve: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
+def _explain(e: ValidationError, given: dict[str, Any]) -> str:
+    """One line per bad setting, naming the flag or variable it came from."""
+    lines = []
+    for err in e.errors():
+        name = str(err["loc"][0]) if err.get("loc") else "?"
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        msg = msg[:1].lower() + msg[1:]
+        where = _flag(name) if name in given else Settings.env_name(name)
+        if name in Settings.model_fields and not Settings.is_secret(name):
+            where += f"={err.get('input')!r}"
+        lines.append(f"invalid {where}: {msg}")
+    return "; ".join(lines)
+
+
+def load_settings(argv: list[str] | None = None) -> Settings:
+    """Parse the flags and the environment into :class:`Settings`; exit 2 on any bad value."""
+    args = vars(_parser().parse_args(argv))
+    args.pop("command", None)
+    known = {Settings.env_name(n) for n in Settings.names()}
+    unknown = sorted(
+        k for k in os.environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known
+    )
+    if unknown:
+        _refuse(f"{', '.join(unknown)} names no setting of aesel serve (see aesel serve --help)")
+    try:
+        return Settings(**args)
+    except ValidationError as e:
+        _refuse(_explain(e, args))
 
 
 async def _serve(settings: Settings) -> None:
     from aesel.app import Node
 
-    node = Node(settings)
+    try:  # building the node checks what the settings model cannot (the CBC key texts)
+        node = Node(settings)
+    except (ValueError, AeselError) as e:
+        _refuse(f"cannot start: {e}")
+    except OSError as e:  # an unreadable jwt-secret file, an unwritable data dir
+        log.error("cannot start: %s", e)
+        raise SystemExit(1) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -71,7 +127,7 @@ async def _serve(settings: Settings) -> None:
     try:
         await node.start()
     except (OSError, AeselError) as e:  # a port in use, an unwritable data dir, ...
-        logging.getLogger("aesel").error("cannot start: %s", e)
+        log.error("cannot start: %s", e)
         await node.stop()
         raise SystemExit(1) from None
     print(
@@ -86,11 +142,11 @@ async def _serve(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
-    settings = Settings(**{name: getattr(args, name) for name in Settings.names()})
+    settings = load_settings(argv)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    raise_nofile()
     uvloop.run(_serve(settings))

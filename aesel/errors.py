@@ -13,6 +13,7 @@
     ├── Conflict               101  409  a username or email already taken
     ├── Unauthorized           101  401  no token, or a bad, expired or forged one
     ├── Forbidden              101  403  a valid token without the right to do this
+    ├── TooManyRequests        101  429  throttled (failed logins); ``retry_after`` seconds
     └── NothingMatched         102  416  Spring's "nothing found / nothing modified"
 
 Services raise these; REST turns them into ``{"err_code", "err_msg"}`` bodies, the UDP
@@ -92,6 +93,18 @@ class Forbidden(AeselError):
     err_code = ErrCode.ERROR
     status = 403
     reason = "forbidden"
+
+
+class TooManyRequests(AeselError):
+    """Throttled; REST answers 429 with ``Retry-After: retry_after``."""
+
+    err_code = ErrCode.ERROR
+    status = 429
+    reason = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NothingMatched(AeselError):

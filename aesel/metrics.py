@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -34,6 +34,8 @@ class Sources:
     udp_in: Callable[[], int]
     ws_in: Callable[[], int]
     ws_connections: Callable[[], int]
+    connections_refused: Counter[tuple[str, str]] = field(default_factory=Counter)
+    logins_refused: Counter[str] = field(default_factory=Counter)
 
 
 class AeselCollector:
@@ -91,6 +93,23 @@ class AeselCollector:
         g.add_metric(["udp"], s.hub.device_count())
         g.add_metric(["ws"], s.hub.subscriber_count())
         yield g
+        c = CounterMetricFamily(
+            "aesel_connections_refused",
+            "TCP connections refused or closed early, by port and reason "
+            "(total, per_address, header_timeout, handshake_timeout)",
+            labels=["port", "reason"],
+        )
+        for (port, reason), n in sorted(s.connections_refused.items()):
+            c.add_metric([port, reason], n)
+        yield c
+        c = CounterMetricFamily(
+            "aesel_logins_refused",
+            "Logins answered 429 while backing off after failures, by reason (username, address)",
+            labels=["reason"],
+        )
+        for reason, n in sorted(s.logins_refused.items()):
+            c.add_metric([reason], n)
+        yield c
         g = GaugeMetricFamily("aesel_ws_connections", "Open WebSocket connections")
         g.add_metric([], s.ws_connections())
         yield g

@@ -164,7 +164,8 @@ def start_system(system: str, w: Workload, tmp: Path, stack: contextlib.ExitStac
         http = free_port()
         cmd = [PY, "-m", "aesel", "serve", "--http-port", str(http), "--udp-port", str(udp),
                "--ws-port", str(ws), "--data-dir", str(tmp / "data"),
-               "--log-level", "warning"]  # fmt: skip
+               "--log-level", "warning",
+               "--max-connections-per-address", "1000000"]  # all clients are local  # fmt: skip
         proc = stack.enter_context(running(cmd, "aesel ready", cwd=ROOT))
         keys: dict[str, list[str]] = {}
         with httpx.Client(base_url=f"http://127.0.0.1:{http}", timeout=60) as c:

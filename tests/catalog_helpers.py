@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +22,12 @@ async def running(
     tmp_path: Path, **overrides: Any
 ) -> AsyncIterator[tuple[Node, httpx.AsyncClient]]:
     """A real node on free ports, and an httpx client for it; loop errors fail the test."""
-    settings = replace(
-        Settings(
-            http_port=0, udp_port=0, ws_port=0, data_dir=tmp_path / "data", flush_interval=0.05
-        ),
-        jwt_secret=SECRET,
-        admin_user=ADMIN[0],
-        admin_password=ADMIN[1],
-        **overrides,
-    )
+    base: dict[str, Any] = {
+        "http_port": 0, "udp_port": 0, "ws_port": 0, "data_dir": tmp_path / "data",
+        "flush_interval": 0.05, "jwt_secret": SECRET, "admin_user": ADMIN[0],
+        "admin_password": ADMIN[1],
+    }  # fmt: skip
+    settings = Settings(**{**base, **overrides})
     node = Node(settings)
     await node.start()
     loop = asyncio.get_running_loop()

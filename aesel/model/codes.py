@@ -80,11 +80,9 @@ class CloseCode(IntEnum):
     GOING_AWAY = 1001  # the node is shutting down
     PROTOCOL_ERROR = 1002
     UNSUPPORTED_DATA = 1003  # e.g. a binary message where JSON text was expected
-    POLICY = 1008
     TOO_BIG = 1009  # a message larger than ws_max_message
     INTERNAL = 1011
     BAD_REQUEST = 4000  # too many malformed messages in a row
-    UNAUTHORIZED = 4001  # the token was missing, invalid or expired
-    FORBIDDEN = 4003  # the principal may not see that scene
+    UNAUTHORIZED = 4001  # the token expired, or its user was deleted or deactivated
     SLOW = 4008  # the client fell behind the stream (slow consumer)
     TOO_MANY_SUBSCRIPTIONS = 4029

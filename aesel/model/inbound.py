@@ -9,6 +9,7 @@ building a pydantic model), an :class:`InboundEvent` otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,15 +84,28 @@ def bare_transform(doc: Any) -> BareTransform | None:
     return BareTransform(key, scene, floats, device or None)
 
 
-def validation_message(e: ValidationError) -> str:
-    """One lowercase line naming each bad field: ``transform: transform has 12 numbers, ...``."""
+def describe(errors: Sequence[Mapping[str, Any]]) -> str:
+    """One lowercase line naming each bad field: ``transform: transform has 12 numbers, ...``.
+
+    Shared by every path that validates input (REST bodies, UDP datagrams, WebSocket events).
+    """
     parts = []
-    for err in e.errors(include_url=False)[:5]:
-        loc = ".".join(str(p) for p in err["loc"]) or "body"
-        msg = str(err["msg"])
-        msg = msg.removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg[:1].lower()}{msg[1:]}")
-    return "; ".join(parts)
+    for err in errors[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        kind = err.get("type", "")
+        if kind == "json_invalid":
+            detail = str(err.get("ctx", {}).get("error", "parse error")).lower()
+            parts.append(f"body is not valid json: {detail}")
+        elif kind == "missing":
+            parts.append(f"{where}: required, but missing")
+        else:
+            msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+            parts.append(f"{where}: {msg[:1].lower()}{msg[1:]}")
+    return "; ".join(parts) or "invalid input"
+
+
+def validation_message(e: ValidationError) -> str:
+    return describe(e.errors(include_url=False))
 
 
 def decode_doc(doc: Any) -> Inbound:

@@ -27,7 +27,6 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from http.cookies import SimpleCookie
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
@@ -41,6 +40,7 @@ from aesel.errors import AeselError
 from aesel.model import inbound
 from aesel.model.codes import CloseCode
 from aesel.model.stream import Format
+from aesel.net import REFUSED, ConnectionLimits
 from aesel.realtime import codec
 from aesel.realtime.hub import Hub, WsSubscriber
 from aesel.realtime.protocol import (
@@ -56,6 +56,7 @@ from aesel.realtime.protocol import (
 from aesel.services.bundle import Services
 from aesel.services.policy import OPEN, Principal
 from aesel.services.snapshot import Snapshots
+from aesel.tokens import bearer
 
 log = logging.getLogger(__name__)
 
@@ -75,18 +76,11 @@ async def open_verifier(token: str | None) -> tuple[Principal, float]:
 
 def bearer_token(request: Request) -> str | None:
     """The handshake's token: ``Authorization: Bearer``, ``access_token`` cookie or ``?token=``."""
-    auth = request.headers.get("Authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip() or None
-    cookie = request.headers.get("Cookie")
-    if cookie:
-        jar: SimpleCookie = SimpleCookie()
-        with contextlib.suppress(Exception):
-            jar.load(cookie)
-            if "access_token" in jar:
-                return jar["access_token"].value
-    q = parse_qs(urlsplit(request.path).query).get("token")
-    return q[0] if q else None
+    token = bearer(request.headers.get("Authorization"), request.headers.get("Cookie"))
+    if token is None:
+        q = parse_qs(urlsplit(request.path).query).get("token")
+        token = q[0] if q else None
+    return token
 
 
 class AeselConnection(ServerConnection):
@@ -97,6 +91,42 @@ class AeselConnection(ServerConnection):
     who: Principal = OPEN
     expires: float = math.inf  # the token's expiry (Unix time)
     pending_pong: asyncio.Future[float] | None = None
+    limits: ConnectionLimits | None = None  # set on the per-server subclass (WsServer.start)
+    open_timeout = 10.0
+    _address = ""
+    _admitted = False
+    _accepted_at = 0.0
+
+    # -- admission: a refused connection is answered 503 and closed before websockets sees it
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        self._address = str(peer[0]) if peer else ""
+        if self.limits is not None and not self.limits.admit(self._address):
+            cast(asyncio.Transport, transport).write(REFUSED)
+            transport.close()
+            return
+        self._admitted = True
+        self._accepted_at = time.monotonic()
+        super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._admitted:
+            super().data_received(data)
+
+    def eof_received(self) -> None:
+        if self._admitted:
+            super().eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._admitted:
+            return
+        self._admitted = False
+        if self.limits is not None:
+            self.limits.release(self._address)
+            if self.request is None and time.monotonic() - self._accepted_at >= self.open_timeout:
+                self.limits.count("handshake_timeout")  # websockets' open_timeout aborted it
+        super().connection_lost(exc)
 
     def write(self, data: bytes) -> None:
         if not self.transport.is_closing():
@@ -137,6 +167,8 @@ class WsServer:
         sndbuf: int = 0,
         snapshot_limit: int = 100_000,
         ping_interval: float = 20.0,
+        limits: ConnectionLimits | None = None,
+        open_timeout: float = 10.0,
     ) -> None:
         self.services = services
         self.hub = hub
@@ -156,6 +188,8 @@ class WsServer:
         self.sndbuf = sndbuf
         self.snapshot_limit = snapshot_limit
         self.ping_interval = ping_interval
+        self.limits = limits
+        self.open_timeout = open_timeout
         self._open: set[AeselConnection] = set()
         self._keepalive_task: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
@@ -170,6 +204,12 @@ class WsServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         self.port = sock.getsockname()[1]
+        # one subclass per server carries its admission limits and handshake timeout
+        conn_class = type(
+            "AeselConnection",
+            (AeselConnection,),
+            {"limits": self.limits, "open_timeout": self.open_timeout},
+        )
         self._server = await serve(
             self._handle,
             sock=sock,
@@ -178,7 +218,8 @@ class WsServer:
             max_queue=16,
             write_limit=(self.high_water, self.high_water // 4),
             process_request=self._authenticate,
-            create_connection=AeselConnection,
+            create_connection=conn_class,
+            open_timeout=self.open_timeout,  # the whole handshake, as the HTTP header timeout
             ping_interval=None,  # one keepalive task for all connections, not one each
             backlog=4096,
         )

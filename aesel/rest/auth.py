@@ -27,17 +27,14 @@ from aesel.model.catalog import User
 from aesel.rest.responses import error
 from aesel.services.policy import Principal
 from aesel.services.users import UserService
+from aesel.tokens import bearer
 
 GUARDED = ("/v1/", "/users")
 ADMIN_SUFFIXES = ("/admin", "/active")
 
 
 def token_of(conn: HTTPConnection) -> str | None:
-    header = conn.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return conn.cookies.get("access_token") or None
+    return bearer(conn.headers.get("authorization"), conn.headers.get("cookie"))
 
 
 def check_rights(user: User, method: str, path: str, query: str) -> None:

@@ -14,29 +14,17 @@ from starlette.responses import Response
 
 from aesel.errors import AeselError
 from aesel.model.codes import ErrCode
-from aesel.model.inbound import validation_message
+from aesel.model.inbound import describe
 from aesel.rest.responses import error
 
 log = logging.getLogger(__name__)
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
-    parts, code = [], ErrCode.TRANSLATION_ERROR
-    for err in exc.errors()[:5]:
-        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
-        where = ".".join(loc) or "body"
-        kind = err.get("type", "")
-        if kind == "json_invalid":
-            detail = str(err.get("ctx", {}).get("error", "parse error")).lower()
-            parts.append(f"body is not valid json: {detail}")
-            continue
-        if kind == "missing":
-            code = ErrCode.INSUFF_DATA
-            parts.append(f"{where}: required, but missing")
-            continue
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        parts.append(f"{where}: {msg[:1].lower()}{msg[1:]}")
-    return int(code), "; ".join(parts) or "invalid request"
+    errors = exc.errors()
+    missing = any(err.get("type") == "missing" for err in errors[:5])
+    code = ErrCode.INSUFF_DATA if missing else ErrCode.TRANSLATION_ERROR
+    return int(code), describe(errors)
 
 
 def install(app: FastAPI) -> None:
@@ -66,4 +54,4 @@ def install(app: FastAPI) -> None:
         return error(500, int(ErrCode.PROCESSING_ERROR), "internal error")
 
 
-__all__ = ["install", "validation_message"]
+__all__ = ["install"]

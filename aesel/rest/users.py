@@ -5,12 +5,13 @@ Who may call what, with ``--auth``, is decided once, in :mod:`aesel.rest.auth`.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from starlette.responses import PlainTextResponse
+from fastapi import APIRouter, Request
+from starlette.responses import PlainTextResponse, Response
 
+from aesel.errors import TooManyRequests
 from aesel.model.catalog import LoginIn, UserIn
 from aesel.rest.deps import Cat
-from aesel.rest.responses import JSON
+from aesel.rest.responses import JSON, error
 from aesel.services.assets import check_paging
 from aesel.services.users import TOKEN_LIFETIME
 
@@ -19,10 +20,17 @@ router = APIRouter(tags=["users"])
 
 @router.post(
     "/login",
-    summary="Log in: the JWT comes back in the Authorization header and an access_token cookie",
+    summary="Log in: the JWT comes back in the Authorization header and an access_token cookie; "
+    "429 with Retry-After after repeated failures",
 )
-async def login(body: LoginIn, cat: Cat) -> JSON:
-    token = await cat.users.login(body.username, body.password)
+async def login(body: LoginIn, cat: Cat, request: Request) -> Response:
+    address = request.client.host if request.client is not None else ""
+    try:
+        token = await cat.users.login(body.username, body.password, address)
+    except TooManyRequests as e:
+        refused = error(e.status, int(e.err_code), e.message)
+        refused.headers["Retry-After"] = str(e.retry_after)
+        return refused
     response = JSON({"access_token": token, "token_type": "Bearer"})
     response.headers["Authorization"] = f"Bearer {token}"
     response.set_cookie(

@@ -6,6 +6,11 @@ day of life), but the subject is the immutable user id, not the username: a rena
 re-created user never inherits another's tokens. A token is valid only while its user exists
 and is active.
 Hashing is slow on purpose, so it runs in a worker thread, off the event loop.
+
+Secrets: tokens are signed with the current secret and verified with it or any previous one
+(a rotation keeps tokens valid until they expire). Without a configured secret, one is
+generated once and kept in ``<data-dir>/jwt-secret`` (owner-only), so tokens survive a restart.
+Failed logins are throttled by :class:`~aesel.services.throttle.LoginThrottle`.
 """
 
 from __future__ import annotations
@@ -13,28 +18,72 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
+import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from aesel.config import MIN_SECRET_BYTES
 from aesel.errors import Conflict, MissingData, NotFound, NothingMatched, Unauthorized
 from aesel.model.catalog import User, UserIn, new_id
+from aesel.services.throttle import LoginThrottle
 from aesel.storage.catalog import UserStore
 
 log = logging.getLogger(__name__)
 
 TOKEN_LIFETIME = 24 * 3600
 ALGORITHM = "HS512"
+SECRET_FILE = "jwt-secret"
+
+
+def stored_secret(data_dir: Path) -> str:
+    """The secret kept in ``data_dir/jwt-secret``, generated (mode 0600) the first time.
+
+    Raises :class:`PermissionError` when the file may be read by anyone but its owner: a token
+    secret others can read lets them sign in as anyone.
+    """
+    path = data_dir / SECRET_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(64) + "\n")
+        log.info("generated a jwt secret in %s", path)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise PermissionError(
+            f"{path} has mode {mode:04o}, expected 0600 (owner-only): run chmod 600 {path}"
+        )
+    secret = path.read_text().strip()
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise PermissionError(
+            f"{path} holds {len(secret)} characters, expected at least {MIN_SECRET_BYTES}"
+        )
+    return secret
 
 
 class UserService:
-    def __init__(self, store: UserStore, *, secret: str) -> None:
+    def __init__(
+        self,
+        store: UserStore,
+        *,
+        secret: str,
+        previous: Sequence[str] = (),
+        throttle: LoginThrottle | None = None,
+    ) -> None:
         self.store = store
         self.secret = secret or secrets.token_urlsafe(48)
+        self.verify_secrets = (self.secret, *previous)  # the current one first
+        self.throttle = throttle or LoginThrottle()
         self._hasher = PasswordHasher()
         # called with a user id when its tokens stop being valid (deleted or deactivated)
         self.on_revoked: Callable[[str], object] = lambda user_id: None
@@ -140,8 +189,13 @@ class UserService:
 
     # -- tokens ---------------------------------------------------------------------------
 
-    async def login(self, username: str, password: str) -> str:
-        """A token for valid credentials of an active user; 401 otherwise (no hint which)."""
+    async def login(self, username: str, password: str, address: str = "") -> str:
+        """A token for valid credentials of an active user; 401 otherwise (no hint which).
+
+        :class:`TooManyRequests` while ``username`` or ``address`` is backing off after failed
+        logins (the throttle treats unknown users as known ones).
+        """
+        self.throttle.attempt(username, address, time.monotonic())
         user = await self.store.user_by_name(username)
         if user is None:
             await self._hash(password)  # same work either way: no user-existence oracle
@@ -150,6 +204,7 @@ class UserService:
         if not await self._verify(user.password_hash, password) or not user.active:
             log.info("login refused for %r: wrong password or inactive", username)
             raise Unauthorized("wrong username or password")
+        self.throttle.succeeded(username, address, time.monotonic())
         now = int(time.time())
         return jwt.encode(
             {"sub": user.id, "iat": now, "exp": now + TOKEN_LIFETIME},
@@ -163,16 +218,25 @@ class UserService:
 
     async def authenticate_with_expiry(self, token: str) -> tuple[User, float]:
         """The active user a token names and when the token expires (Unix time)."""
-        try:
-            claims = jwt.decode(
-                token, self.secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
-            )
-        except jwt.ExpiredSignatureError:
-            raise Unauthorized("token expired") from None
-        except jwt.InvalidTokenError as e:
-            raise Unauthorized(f"invalid token: {str(e).lower()}") from None
+        claims = self._decode(token)
         sub = claims.get("sub")
         user = await self.store.get_user(sub) if isinstance(sub, str) else None
         if user is None or not user.active:
             raise Unauthorized("token names no active user")
-        return user, float(claims["exp"])
+        return user, float(claims["exp"])  # type: ignore[arg-type]
+
+    def _decode(self, token: str) -> dict[str, object]:
+        """The claims of a token signed with the current or a previous secret."""
+        for secret in self.verify_secrets:
+            try:
+                claims: dict[str, object] = jwt.decode(
+                    token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
+                )
+                return claims
+            except jwt.InvalidSignatureError:
+                continue  # perhaps signed with a previous secret
+            except jwt.ExpiredSignatureError:
+                raise Unauthorized("token expired") from None
+            except jwt.InvalidTokenError as e:
+                raise Unauthorized(f"invalid token: {str(e).lower()}") from None
+        raise Unauthorized("invalid token: signature verification failed")

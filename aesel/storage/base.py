@@ -110,6 +110,12 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return EARTH_DIAMETER_M * math.asin(math.sqrt(min(1.0, max(0.0, h))))
 
 
+def visible(owner: str, public: bool, principal: str | None, see_all: bool) -> bool:
+    """The visibility rule a store pushes into its queries: the same as
+    ``aesel.services.policy`` decides for READ (public, the principal's own, or everything)."""
+    return public or see_all or (principal is not None and owner == principal)
+
+
 @dataclass(frozen=True, slots=True)
 class SceneFilter:
     """A scene query (reference section 5), with ``distance`` in metres.
@@ -140,7 +146,7 @@ class SceneFilter:
             return False
         if self.public is not None and s.public != self.public:
             return False
-        if not (s.public or self.see_all or (self.principal and s.user == self.principal)):
+        if not visible(s.user, s.public, self.principal, self.see_all):
             return False
         if self.tags and not all(t in s.tags for t in self.tags):
             return False

@@ -35,6 +35,7 @@ from aesel.model.catalog import (
     Project,
     User,
 )
+from aesel.storage.base import visible
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,7 @@ class Visibility:
     see_all: bool = True
 
     def allows(self, owner: str, public: bool) -> bool:
-        return public or self.see_all or (self.principal is not None and owner == self.principal)
+        return visible(owner, public, self.principal, self.see_all)
 
 
 EVERYONE = Visibility()

@@ -103,7 +103,11 @@ async def _eq(value: Awaitable[float], want: float) -> bool:
 
 
 async def test_plaintext_datagrams_can_be_refused(tmp_path: Path) -> None:
-    async with running(tmp_path, auth=True, udp_plaintext="refuse") as (node, http):
+    scrape = "metrics-token-for-the-test"
+    async with running(tmp_path, auth=True, udp_plaintext="refuse", metrics_token=scrape) as (
+        node,
+        http,
+    ):
         _, alice, _ = await users(http)
         obj = await scene_with_object(http, alice, "pub", public=True)
         loop = asyncio.get_running_loop()
@@ -115,7 +119,8 @@ async def test_plaintext_datagrams_can_be_refused(tmp_path: Path) -> None:
             sock.sendto(orjson.dumps(event), ("127.0.0.1", node.udp_port))
             assert await until(lambda: _at_least(node.services.drops["unauthenticated"], 1))
             assert await transform_x(http, alice, "pub", obj) == 0.0
-            metrics = (await http.get("/metrics", headers=alice)).text
+            auth = {"Authorization": f"Bearer {scrape}"}
+            metrics = (await http.get("/metrics", headers=auth)).text
             assert 'aesel_drops_total{reason="unauthenticated"} 1.0' in metrics
         finally:
             sock.close()
