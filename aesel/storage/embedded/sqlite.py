@@ -2,6 +2,11 @@
 
 The plumbing (one thread per file, WAL, ``synchronous=FULL``, error translation) is
 :class:`aesel.storage.embedded.db.SqliteDb`.
+
+Scene queries use indexes: the fields they filter on are virtual columns computed from the
+JSON document (:data:`SCENE_COLUMNS`, added to older files at :meth:`SqliteStore.open`), so a
+query by name, region or owner reads only its matches, and a distance query reads only the
+scenes in its latitude/longitude box before the exact haversine test.
 """
 
 from __future__ import annotations
@@ -39,6 +44,52 @@ CREATE TABLE IF NOT EXISTS links (
 CREATE TABLE IF NOT EXISTS replay_floors (key_id TEXT PRIMARY KEY, floor INTEGER NOT NULL);
 """
 
+# virtual columns over a scene's JSON document, for its indexes (computed, never written)
+SCENE_COLUMNS = {
+    "name": "TEXT AS (json_extract(CAST(doc AS TEXT), '$.name'))",
+    "region": "TEXT AS (json_extract(CAST(doc AS TEXT), '$.region'))",
+    "public": "INTEGER AS (json_extract(CAST(doc AS TEXT), '$.public'))",
+    "owner": "TEXT AS (json_extract(CAST(doc AS TEXT), '$.user'))",
+    "lat": "REAL AS (json_extract(CAST(doc AS TEXT), '$.latitude'))",
+    "lon": "REAL AS (json_extract(CAST(doc AS TEXT), '$.longitude'))",
+}
+SCENE_INDEXES = """
+CREATE INDEX IF NOT EXISTS scenes_name ON scenes(name);
+CREATE INDEX IF NOT EXISTS scenes_region ON scenes(region);
+CREATE INDEX IF NOT EXISTS scenes_owner ON scenes(owner);
+CREATE INDEX IF NOT EXISTS scenes_lat ON scenes(lat, lon);
+"""
+
+
+def _add_scene_columns(db: sqlite3.Connection) -> None:
+    have = {row[1] for row in db.execute("PRAGMA table_xinfo(scenes)")}
+    for column, decl in SCENE_COLUMNS.items():
+        if column not in have:
+            db.execute(f"ALTER TABLE scenes ADD COLUMN {column} {decl} VIRTUAL")
+    for statement in SCENE_INDEXES.strip().splitlines():
+        db.execute(statement)
+
+
+def _scene_where(f: SceneFilter) -> tuple[str, list[object], bool]:
+    """The indexed part of a scene query as SQL, and whether it is the whole query (no tags
+    and no distance left to test in Python)."""
+    where, args = ["1=1"], list[object]()
+    for column, value in (("key", f.key), ("name", f.name), ("region", f.region)):
+        if value is not None:
+            where.append(f"{column}=?")
+            args.append(value)
+    if f.public is not None:
+        where.append("public=?")
+        args.append(int(f.public))
+    if not f.see_all:
+        where.append("(public=1 OR owner=?)" if f.principal is not None else "public=1")
+        args += [f.principal] if f.principal is not None else []
+    box = f.box()
+    if box is not None:
+        where.append("lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?")
+        args += list(box)
+    return " AND ".join(where), args, box is None and not f.tags
+
 
 def _prefilter(filters: Sequence[ObjectFilter | PropertyFilter]) -> tuple[str, list[str]]:
     """A WHERE clause on the indexed columns (scene, name) that every match satisfies.
@@ -64,6 +115,10 @@ class SqliteStore(SqliteDb):
 
     def __init__(self, data_dir: Path) -> None:
         super().__init__(Path(data_dir) / "aesel.db", SCHEMA)
+
+    async def open(self) -> None:
+        await super().open()
+        await self._tx(_add_scene_columns)
 
     async def _by_keys(self, cls: type[E], table: str, keys: Sequence[str]) -> list[E]:
         if not keys:
@@ -155,7 +210,12 @@ class SqliteStore(SqliteDb):
         return await self._tx(run)
 
     async def query_scenes(self, f: SceneFilter, start: int, limit: int) -> list[Scene]:
-        scenes = await self._all(Scene, "SELECT doc FROM scenes ORDER BY key")
+        where, args, exact = _scene_where(f)
+        sql = f"SELECT doc FROM scenes WHERE {where} ORDER BY key"
+        start, limit = max(0, start), max(0, limit)
+        if exact:
+            return await self._all(Scene, sql + " LIMIT ? OFFSET ?", *args, limit, start)
+        scenes = await self._all(Scene, sql, *args)
         return [s for s in scenes if f.matches(s)][start : start + limit]
 
     # -- devices and registrations --------------------------------------------------------
