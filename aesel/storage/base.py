@@ -226,19 +226,32 @@ class ObjectStore(Protocol):
     async def query_objects(self, filters: Sequence[ObjectFilter], limit: int) -> list[Object3D]:
         """Objects matching any of ``filters`` (each an AND), at most ``limit``, by key."""
 
+    async def put_objects_versioned(self, objects: Sequence[tuple[Object3D, int]]) -> list[str]:
+        """Upsert each ``(object, version)`` unless the store holds that key at the same or a
+        higher version; returns the keys left alone (stale). Per object, not atomic as a
+        batch; idempotent. Writers that may race (a REST write and a write-behind flush on
+        pooled connections, or two nodes) use it so an older snapshot can never overwrite a
+        newer one. :meth:`put_objects` stores version 0."""
+
     async def get_objects(self, keys: Sequence[str]) -> list[Object3D]:
         """The stored objects among ``keys``, by key, in one round trip."""
 
     async def swap_object_owner(self, key: str, expected: str, owner: str) -> Object3D | None:
         """Compare-and-set of the lock holder: when the object's ``owner`` is ``expected``,
         set it to ``owner`` and return the updated object; ``None`` when the object is absent
-        or its owner is another. Atomic: of two nodes taking one free lock, one wins."""
+        or its owner is another. Atomic: of two nodes taking one free lock, one wins. The
+        stored version is kept."""
 
 
 class PropertyStore(Protocol):
     async def get_property(self, key: str) -> Property | None: ...
 
     async def put_properties(self, properties: Sequence[Property]) -> None: ...
+
+    async def put_properties_versioned(
+        self, properties: Sequence[tuple[Property, int]]
+    ) -> list[str]:
+        """As :meth:`ObjectStore.put_objects_versioned`, for properties."""
 
     async def get_properties(self, keys: Sequence[str]) -> list[Property]:
         """The stored properties among ``keys``, by key, in one round trip."""

@@ -65,6 +65,9 @@ class ClusterStore:
     async def put_objects(self, objects: Sequence[Object3D]) -> None:
         await self.objects.put_objects(objects)
 
+    async def put_objects_versioned(self, objects: Sequence[tuple[Object3D, int]]) -> list[str]:
+        return await self.objects.put_objects_versioned(objects)
+
     async def delete_object(self, key: str) -> bool:
         return await self.objects.delete_object(key)
 
@@ -82,6 +85,11 @@ class ClusterStore:
 
     async def put_properties(self, properties: Sequence[Property]) -> None:
         await self.objects.put_properties(properties)
+
+    async def put_properties_versioned(
+        self, properties: Sequence[tuple[Property, int]]
+    ) -> list[str]:
+        return await self.objects.put_properties_versioned(properties)
 
     async def delete_property(self, key: str) -> bool:
         return await self.objects.delete_property(key)

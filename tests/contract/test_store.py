@@ -151,6 +151,32 @@ async def test_batch_reads_by_key(objects: Any) -> None:
     assert await objects.get_properties([]) == []
 
 
+async def test_an_older_version_never_overwrites_a_newer_one(objects: Any) -> None:
+    v1, v2, v3 = (full_object("k1", name=n) for n in ("one", "two", "three"))
+    assert await objects.put_objects_versioned([(v2, 2)]) == []
+    assert await objects.put_objects_versioned([(v1, 1), (full_object("k2"), 1)]) == ["k1"]
+    assert await objects.get_object("k1") == v2
+    assert await objects.put_objects_versioned([(v2, 2)]) == ["k1"]  # same version: a no-op
+    taken = await objects.swap_object_owner("k1", "", "dev")  # a lock keeps the version
+    assert await objects.put_objects_versioned([(v1, 1)]) == ["k1"]
+    assert await objects.get_object("k1") == taken
+    assert await objects.put_objects_versioned([(v3, 3)]) == []
+    assert await objects.get_object("k1") == v3
+    assert (await objects.get_object("k2")).key == "k2"
+    await objects.put_objects([v1])  # an unversioned write stores version 0
+    assert await objects.put_objects_versioned([(v2, 1)]) == []
+    assert await objects.get_object("k1") == v2
+    racing = await asyncio.gather(
+        *(objects.put_objects_versioned([(full_object("k3", name=str(v)), v)]) for v in (5, 9, 7))
+    )
+    assert sum(r == [] for r in racing) >= 1
+    assert (await objects.get_object("k3")).name == "9"
+    p1, p2 = full_property("p1", values=(1.0,)), full_property("p1", values=(2.0,))
+    assert await objects.put_properties_versioned([(p2, 2)]) == []
+    assert await objects.put_properties_versioned([(p1, 1)]) == ["p1"]
+    assert await objects.get_property("p1") == p2
+
+
 async def test_lock_is_a_compare_and_set(objects: Any) -> None:
     o = full_object("k1", owner="")
     await objects.put_objects([o])

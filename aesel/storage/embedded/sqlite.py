@@ -61,7 +61,11 @@ CREATE INDEX IF NOT EXISTS scenes_lat ON scenes(lat, lon);
 """
 
 
-def _add_scene_columns(db: sqlite3.Connection) -> None:
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Columns and indexes added since the first schema (idempotent)."""
+    for table in ("objects", "properties"):  # versions for put_*_versioned; 0 = unversioned
+        if "v" not in {row[1] for row in db.execute(f"PRAGMA table_xinfo({table})")}:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN v INTEGER NOT NULL DEFAULT 0")
     have = {row[1] for row in db.execute("PRAGMA table_xinfo(scenes)")}
     for column, decl in SCENE_COLUMNS.items():
         if column not in have:
@@ -118,7 +122,7 @@ class SqliteStore(SqliteDb):
 
     async def open(self) -> None:
         await super().open()
-        await self._tx(_add_scene_columns)
+        await self._tx(_add_columns)
 
     async def _by_keys(self, cls: type[E], table: str, keys: Sequence[str]) -> list[E]:
         if not keys:
@@ -136,6 +140,24 @@ class SqliteStore(SqliteDb):
         rows = [(o.key, o.scene, o.name, dump(o)) for o in objects]
         sql = "INSERT OR REPLACE INTO objects(key, scene, name, doc) VALUES (?,?,?,?)"
         await self._write(sql, rows)
+
+    async def _put_versioned(
+        self, table: str, rows: list[tuple[str, str, str, bytes, int]]
+    ) -> list[str]:
+        sql = (
+            f"INSERT INTO {table}(key, scene, name, doc, v) VALUES (?,?,?,?,?)"
+            " ON CONFLICT(key) DO UPDATE SET scene=excluded.scene, name=excluded.name,"
+            f" doc=excluded.doc, v=excluded.v WHERE excluded.v > {table}.v"
+        )
+
+        def run(db: sqlite3.Connection) -> list[str]:
+            return [row[0] for row in rows if db.execute(sql, row).rowcount == 0]
+
+        return await self._tx(run)
+
+    async def put_objects_versioned(self, objects: Sequence[tuple[Object3D, int]]) -> list[str]:
+        rows = [(o.key, o.scene, o.name, dump(o), v) for o, v in objects]
+        return await self._put_versioned("objects", rows)
 
     async def delete_object(self, key: str) -> bool:
         return await self._delete("DELETE FROM objects WHERE key=?", key)
@@ -171,6 +193,12 @@ class SqliteStore(SqliteDb):
         rows = [(p.key, p.scene, p.name, dump(p)) for p in properties]
         sql = "INSERT OR REPLACE INTO properties(key, scene, name, doc) VALUES (?,?,?,?)"
         await self._write(sql, rows)
+
+    async def put_properties_versioned(
+        self, properties: Sequence[tuple[Property, int]]
+    ) -> list[str]:
+        rows = [(p.key, p.scene, p.name, dump(p), v) for p, v in properties]
+        return await self._put_versioned("properties", rows)
 
     async def delete_property(self, key: str) -> bool:
         return await self._delete("DELETE FROM properties WHERE key=?", key)

@@ -43,7 +43,8 @@ def translated(what: str) -> Iterator[None]:
     try:
         yield
     except BulkWriteError as e:
-        if any(err.get("code") == DUPLICATE_KEY for err in e.details.get("writeErrors", ())):
+        errors = e.details.get("writeErrors", ())
+        if errors and all(err.get("code") == DUPLICATE_KEY for err in errors):
             raise Conflict(f"{what}: already taken") from e
         raise BackendUnavailable(f"mongodb {what}: {e}") from e
     except PyMongoError as e:

@@ -4,7 +4,10 @@ Filters are pushed into one ``find`` (an ``$or`` of the filters, each an AND of 
 matches), sorted by key with the limit applied by the server; ``(scene, name)`` and
 ``name`` are indexed for each collection. A batch is one ordered ``bulk_write`` of upserts,
 inside a transaction when it has more than one document, so it lands whole or not at all.
-A replay floor only rises: it is written with ``$max``, so concurrent nodes keep the highest.
+A versioned write is a replace conditional on a lower stored version (``v``, absent = 0),
+upserted: when the stored version is not lower the upsert collides with the existing key, and
+that duplicate-key refusal is how a stale write is recognised. A replay floor only rises: it
+is written with ``$max``, so concurrent nodes keep the highest.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, ReplaceOne, UpdateOne
+from pymongo.errors import BulkWriteError
 
 from aesel.model.entities import Object3D, Property
 from aesel.storage.base import ObjectFilter, PropertyFilter
-from aesel.storage.mongo.db import Doc, MongoDb, dump, translated
+from aesel.storage.mongo.db import DUPLICATE_KEY, Doc, MongoDb, dump, translated
 
 OBJECTS, PROPERTIES, REPLAY_FLOORS = "objects", "properties", "replay_floors"
 OBJECT_FIELDS = ("scene", "name", "type", "subtype", "owner", "parent", "asset_sub_id")
@@ -71,6 +75,24 @@ class MongoObjectStore(MongoDb):
             else:
                 await self._tx(lambda s: self.col(col).bulk_write(ops, ordered=True, session=s))
 
+    async def _put_versioned(self, col: str, docs: list[tuple[Doc, int]]) -> list[str]:
+        if not docs:
+            return []
+        ops: list[Any] = [
+            ReplaceOne({"_id": d["_id"], "$or": [{"v": {"$exists": False}}, {"v": {"$lt": v}}]},
+                       {**d, "v": v}, upsert=True)
+            for d, v in docs
+        ]  # fmt: skip
+        with translated(f"put {col}"):
+            try:
+                await self.col(col).bulk_write(ops, ordered=False)
+            except BulkWriteError as e:
+                errors = e.details.get("writeErrors", [])
+                if any(err.get("code") != DUPLICATE_KEY for err in errors):
+                    raise
+                return [docs[err["index"]][0]["_id"] for err in errors]  # stale ones
+        return []
+
     # -- objects --------------------------------------------------------------------------
 
     async def get_object(self, key: str) -> Object3D | None:
@@ -78,6 +100,9 @@ class MongoObjectStore(MongoDb):
 
     async def put_objects(self, objects: Sequence[Object3D]) -> None:
         await self._put_many(OBJECTS, [_object_doc(o) for o in objects])
+
+    async def put_objects_versioned(self, objects: Sequence[tuple[Object3D, int]]) -> list[str]:
+        return await self._put_versioned(OBJECTS, [(_object_doc(o), v) for o, v in objects])
 
     async def delete_object(self, key: str) -> bool:
         return await self._delete(OBJECTS, key)
@@ -94,8 +119,9 @@ class MongoObjectStore(MongoDb):
             if found is None:
                 return None
             o = Object3D.model_validate_json(found["doc"]).model_copy(update={"owner": owner})
+            new = _object_doc(o) | ({"v": found["v"]} if "v" in found else {})
             done = await self.col(OBJECTS).replace_one(
-                {"_id": key, "owner": expected, "doc": found["doc"]}, _object_doc(o)
+                {"_id": key, "owner": expected, "doc": found["doc"]}, new
             )
         return o if done.matched_count == 1 else None
 
@@ -111,6 +137,11 @@ class MongoObjectStore(MongoDb):
 
     async def put_properties(self, properties: Sequence[Property]) -> None:
         await self._put_many(PROPERTIES, [_property_doc(p) for p in properties])
+
+    async def put_properties_versioned(
+        self, properties: Sequence[tuple[Property, int]]
+    ) -> list[str]:
+        return await self._put_versioned(PROPERTIES, [(_property_doc(p), v) for p, v in properties])
 
     async def delete_property(self, key: str) -> bool:
         return await self._delete(PROPERTIES, key)
