@@ -14,6 +14,15 @@ States (``SessionState``) and transitions::
     OPEN --receive/too many errors--> CLOSED
     OPEN --close()-------------------> CLOSED
 
+Each subscription has a state of its own (``SubscriptionState``)::
+
+    (none) --subscribe/resync--> SUBSCRIBING --loaded()--> LIVE --resync--> SUBSCRIBING
+    SUBSCRIBING or LIVE --unsubscribe/refused()--> (none)
+
+While SUBSCRIBING the snapshot is loading and the subscription's events are held back; the
+adapter sends the snapshot and calls ``loaded(scene)``, which says whether the client still
+wants the scene (it may have unsubscribed, or subscribed again, meanwhile).
+
 Client messages are JSON text (see ``docs/realtime.md``)::
 
     {"type":"subscribe","scene":S,"format":"json"|"binary","interest":{"center":[x,y,z],"radius":r}}
@@ -35,6 +44,18 @@ import orjson
 
 from aesel.model.codes import CloseCode
 from aesel.model.stream import Format, Interest
+
+
+class SubscriptionState(IntEnum):
+    SUBSCRIBING = 1  # the snapshot is loading; events are held back
+    LIVE = 2
+
+
+SUBSCRIPTION_TRANSITIONS: dict[SubscriptionState | None, frozenset[SubscriptionState | None]] = {
+    None: frozenset({SubscriptionState.SUBSCRIBING}),
+    SubscriptionState.SUBSCRIBING: frozenset({SubscriptionState.LIVE, None}),
+    SubscriptionState.LIVE: frozenset({SubscriptionState.SUBSCRIBING, None}),
+}
 
 
 class SessionState(IntEnum):
@@ -134,7 +155,31 @@ class Session:
     max_errors: int = 20
     state: SessionState = SessionState.OPEN
     scenes: dict[str, Format] = field(default_factory=dict)
+    subscriptions: dict[str, SubscriptionState] = field(default_factory=dict)
     errors_in_a_row: int = 0
+
+    def _sub_to(self, scene: str, state: SubscriptionState | None) -> None:
+        now = self.subscriptions.get(scene)
+        if state not in SUBSCRIPTION_TRANSITIONS[now]:
+            raise RuntimeError(f"subscription to {scene!r} cannot go from {now} to {state}")
+        if state is None:
+            self.subscriptions.pop(scene, None)
+            self.scenes.pop(scene, None)
+        else:
+            self.subscriptions[scene] = state
+
+    def loaded(self, scene: str) -> bool:
+        """The snapshot of ``scene`` was sent: go LIVE. ``False`` when the client no longer
+        waits for it (unsubscribed meanwhile): the adapter drops the subscription."""
+        if self.subscriptions.get(scene) is not SubscriptionState.SUBSCRIBING:
+            return False
+        self._sub_to(scene, SubscriptionState.LIVE)
+        return True
+
+    def refused(self, scene: str) -> None:
+        """The subscription was refused (no such scene, or no right to it)."""
+        if scene in self.subscriptions:
+            self._sub_to(scene, None)
 
     def _to(self, state: SessionState) -> None:
         if state not in TRANSITIONS[self.state]:
@@ -220,11 +265,14 @@ class Session:
                     )
                 ]
             self.scenes[scene] = fmt
+            if self.subscriptions.get(scene) is not SubscriptionState.SUBSCRIBING:
+                self._sub_to(scene, SubscriptionState.SUBSCRIBING)
             return [Subscribe(scene, fmt, interest)]
         if kind == "unsubscribe":
             scene = self._scene(doc)
-            if self.scenes.pop(scene, None) is None:
+            if scene not in self.subscriptions:
                 raise ValueError(f"not subscribed to scene {scene!r}")
+            self._sub_to(scene, None)
             return [
                 Unsubscribe(scene),
                 Reply(orjson.dumps({"type": "unsubscribed", "scene": scene})),

@@ -4,8 +4,9 @@ The connection handler owns the socket: it reads messages, feeds them to the ses
 carries out the commands. Outbound bytes never go through ``await send()``: snapshots, replies
 and the hub's event frames are prebuilt WebSocket frames written straight to the transport,
 so a broadcast writes the same bytes to every subscriber and never awaits. The ``websockets``
-library does the handshake, reads, pings and closes; compression is off (it costs ~3x CPU and
-~4x memory per connection, see ``notes/performance.md``).
+library does the handshake, reads, pings and closes; compression is off (permessage-deflate
+measured ~27 us per frame against ~9-15 us without, and 46-64 KiB per idle connection against
+~14 KiB).
 
 Authentication is a pluggable :data:`TokenVerifier`: it receives the bearer token (the
 ``Authorization: Bearer`` header, the ``access_token`` cookie or the ``token`` query
@@ -367,10 +368,10 @@ class WsServer:
             loaded = await self.snapshots.load(scene, conn.who)
         except AeselError as e:
             self.hub.unsubscribe(scene, sub.id)
-            session.scenes.pop(scene, None)
+            session.refused(scene)
             conn.write(codec.ws_frame(error(e.reason, e.message, scene=scene).data))
             return
-        if scene not in session.scenes or self.hub.subscriber(scene, sub.id) is not sub:
+        if self.hub.subscriber(scene, sub.id) is not sub or not session.loaded(scene):
             self.hub.unsubscribe(scene, sub.id)  # unsubscribed, or closed, meanwhile
             return
         # from here on nothing awaits: the snapshot and the subscription share one seq

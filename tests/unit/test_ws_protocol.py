@@ -120,3 +120,20 @@ def test_seq_tracker_detects_gaps_and_epoch_changes() -> None:
     assert not t.accept("a", 1, 13)  # 12 was missed
     assert not t.accept("a", 2, 14)  # a new epoch: the node restarted
     assert not t.accept("b", 1, 1)  # no snapshot yet
+
+
+def test_a_subscription_is_subscribing_until_its_snapshot_is_sent() -> None:
+    from aesel.realtime.protocol import SubscriptionState
+
+    s = Session()
+    s.receive(msg(type="subscribe", scene="a"))
+    assert s.subscriptions == {"a": SubscriptionState.SUBSCRIBING}
+    assert s.loaded("a") and s.subscriptions == {"a": SubscriptionState.LIVE}
+    assert not s.loaded("a")  # only once
+    s.receive(msg(type="resync", scene="a"))
+    assert s.subscriptions["a"] is SubscriptionState.SUBSCRIBING
+    s.receive(msg(type="unsubscribe", scene="a"))
+    assert not s.loaded("a") and s.subscriptions == {} and s.scenes == {}
+    s.receive(msg(type="subscribe", scene="b"))
+    s.refused("b")
+    assert s.subscriptions == {} and s.scenes == {}
