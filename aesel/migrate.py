@@ -43,7 +43,6 @@ from aesel.model.entities import (
     Scene,
 )
 from aesel.storage.catalog import RelationshipFilter
-from aesel.storage.embedded.catalog import FileBlobs
 from aesel.storage.mongo import MongoBlobStore, MongoCatalogStore, MongoObjectStore
 from aesel.storage.neo4j import Neo4jSceneStore
 
@@ -191,21 +190,14 @@ async def _catalog(
 ) -> None:
     db = "catalog.db"
     assets = src.docs(AssetMeta, db, "assets", "key")
-    files = FileBlobs(src.data_dir)
     tally.found["asset bytes"], tally.copied["asset bytes"] = 0, 0
     for i, a in enumerate(assets):
-        if await files.size(a.key) is None:
+        path = src.data_dir / "assets" / a.key  # keys are ours: hex ids
+        if not path.is_file():
             continue
         tally.found["asset bytes"] += 1
         if await blobs.size(a.key) is None:
-            up = blobs.begin()
-            try:
-                async for chunk in files.read(a.key):
-                    await up.write(chunk)
-                await up.commit(a.key)
-            except BaseException:
-                await up.abort()
-                raise
+            await _copy_file(path, blobs, a.key)
             tally.copied["asset bytes"] += 1
         progress("asset bytes", i + 1, len(assets))
 
@@ -236,6 +228,20 @@ async def _catalog(
     await copy(tally, "users", src.docs(User, db, "users", "id"), lambda u: u.id,
                lambda b: gather_some((u.id for u in b), catalog.get_user),
                lambda b: each(b, catalog.put_user))  # fmt: skip
+
+
+async def _copy_file(path: Path, blobs: MongoBlobStore, key: str) -> None:
+    up = blobs.begin()
+    f = await asyncio.to_thread(path.open, "rb")
+    try:
+        while chunk := await asyncio.to_thread(f.read, 1 << 20):
+            await up.write(chunk)
+        await up.commit(key)
+    except BaseException:
+        await up.abort()
+        raise
+    finally:
+        await asyncio.to_thread(f.close)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

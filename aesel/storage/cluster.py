@@ -23,8 +23,6 @@ from aesel.model.entities import (
 )
 from aesel.storage.base import ObjectFilter, PropertyFilter, SceneFilter, Store
 from aesel.storage.catalog import BlobStore, CatalogStore
-from aesel.storage.embedded import SqliteStore
-from aesel.storage.embedded.catalog import FileBlobs, SqliteCatalog
 from aesel.storage.mongo import MongoBlobStore, MongoCatalogStore, MongoObjectStore
 from aesel.storage.neo4j import Neo4jSceneStore
 
@@ -155,12 +153,7 @@ class ClusterStore:
 
 
 def _conforms(
-    cluster: ClusterStore,
-    embedded: SqliteStore,
-    catalog: MongoCatalogStore,
-    blobs: MongoBlobStore,
-    embedded_catalog: SqliteCatalog,
-    embedded_blobs: FileBlobs,
-) -> tuple[Store, Store, CatalogStore, BlobStore, CatalogStore, BlobStore]:
-    """Never called: mypy checks here that every backend keeps the whole contract."""
-    return cluster, embedded, catalog, blobs, embedded_catalog, embedded_blobs
+    cluster: ClusterStore, catalog: MongoCatalogStore, blobs: MongoBlobStore
+) -> tuple[Store, CatalogStore, BlobStore]:
+    """Never called: mypy checks here that the distributed backends keep the whole contract."""
+    return cluster, catalog, blobs
