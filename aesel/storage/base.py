@@ -22,8 +22,8 @@ Semantics every implementation keeps:
   :class:`aesel.errors.BackendUnavailable` (unreachable, timed out, refused) or
   :class:`aesel.errors.Conflict` (a uniqueness rule). No call waits longer than the backend's
   bounded timeout (seconds, not minutes) before raising.
-- **Limits.** Queries return at most ``limit`` records, exactly that many when enough match,
-  ordered by key. Backends push filters into their query (indexes); the ``matches`` methods
+- **Limits.** Queries return at most ``limit`` records, exactly that many when enough match
+  (fixing docs/compat.md §7.12), ordered by key. Backends push filters into their query (indexes); the ``matches`` methods
   of the filters below are the reference semantics the contract suite checks against.
 - **Geo.** Distances are great-circle metres by :func:`distance_m` (haversine on a sphere of
   diameter :data:`EARTH_DIAMETER_M`); the radius is exclusive: a scene exactly ``distance``
@@ -51,7 +51,7 @@ from aesel.model.entities import (
 
 @dataclass(frozen=True, slots=True)
 class ObjectFilter:
-    """Exact-match AND over the given fields (reference section 5).
+    """Exact-match AND over the given fields (docs/compat.md §5).
 
     ``assets`` with one id means "contains"; with more, the list must match exactly.
     """
@@ -118,7 +118,7 @@ def visible(owner: str, public: bool, principal: str | None, see_all: bool) -> b
 
 @dataclass(frozen=True, slots=True)
 class SceneFilter:
-    """A scene query (reference section 5), with ``distance`` in metres.
+    """A scene query (docs/compat.md §5), with ``distance`` in metres.
 
     ``key`` is an aesel addition: the Blender client sends it to find one scene.
 
