@@ -23,8 +23,9 @@ Semantics every implementation keeps:
   :class:`aesel.errors.Conflict` (a uniqueness rule). No call waits longer than the backend's
   bounded timeout (seconds, not minutes) before raising.
 - **Limits.** Queries return at most ``limit`` records, exactly that many when enough match
-  (fixing docs/compat.md §7.12), ordered by key. Backends push filters into their query (indexes); the ``matches`` methods
-  of the filters below are the reference semantics the contract suite checks against.
+  (fixing docs/compat.md §7.12), ordered by key. Backends push filters into their query
+  (indexes); the ``matches`` methods of the filters below are the reference semantics the
+  contract suite checks against.
 - **Geo.** Distances are great-circle metres by :func:`distance_m` (haversine on a sphere of
   diameter :data:`EARTH_DIAMETER_M`); the radius is exclusive: a scene exactly ``distance``
   metres away does not match.

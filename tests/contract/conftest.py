@@ -11,10 +11,6 @@ Each test gets an empty store: its own Mongo database, or a wiped Neo4j graph.
 from __future__ import annotations
 
 import gc
-import os
-import secrets
-import subprocess
-import tempfile
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,67 +18,7 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-ENGINES_SH = ROOT / "scripts" / "engines.sh"
-
-
-class Engines:
-    """The Mongo and Neo4j URLs of servers started for this session (or given)."""
-
-    def __init__(self) -> None:
-        self.urls: dict[str, str] = {}
-        self.run: Path | None = None
-
-    def start(self) -> None:
-        given = {k: os.environ.get(k, "") for k in ("AESEL_MONGO_URL", "AESEL_NEO4J_URL")}
-        if all(given.values()):
-            self.urls = given
-            return
-        self.run = Path(tempfile.mkdtemp(prefix="aesel-engines-"))
-        env = {**os.environ, "ENGINES_RUN": str(self.run)}
-        out = subprocess.run(
-            [str(ENGINES_SH), "start", "neo4j", "mongo"],
-            env=env, capture_output=True, text=True, timeout=900,
-        )  # fmt: skip
-        if out.returncode != 0:
-            raise RuntimeError(f"engines.sh start failed:\n{out.stderr[-3000:]}")
-        for line in out.stdout.splitlines():
-            if line.startswith("export "):
-                name, _, value = line.removeprefix("export ").partition("=")
-                self.urls[name] = value
-
-    def stop(self) -> None:
-        if self.run is not None:
-            env = {**os.environ, "ENGINES_RUN": str(self.run)}
-            subprocess.run([str(ENGINES_SH), "stop"], env=env, timeout=60, check=False)
-            self.run = None
-
-
-@pytest.fixture(scope="session")
-def engines() -> Iterator[Engines]:
-    if os.environ.get("AESEL_ENGINES") == "off":
-        pytest.skip("AESEL_ENGINES=off: no MongoDB/Neo4j servers")
-    e = Engines()
-    try:
-        e.start()
-        yield e
-    finally:
-        e.stop()
-
-
-def mongo_url(engines: Engines) -> str:
-    """A fresh database on the session's Mongo server."""
-    return engines.urls["AESEL_MONGO_URL"].rstrip("/") + f"/t{secrets.token_hex(6)}"
-
-
-async def drop_database(url: str) -> None:
-    from pymongo import AsyncMongoClient
-
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url)
-    try:
-        await client.drop_database(url.rsplit("/", 1)[1])
-    finally:
-        await client.close()
+from tests.engines import drop_database, mongo_url
 
 
 @pytest.fixture(autouse=True)
