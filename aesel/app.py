@@ -41,7 +41,7 @@ from aesel.services.properties import PropertyService
 from aesel.services.scenes import SceneService
 from aesel.services.throttle import LoginThrottle
 from aesel.services.users import UserService, stored_secret
-from aesel.storage.base import SceneStore, Store
+from aesel.storage.base import ContentStore, GraphStore
 from aesel.storage.catalog import BlobStore, CatalogStore
 from aesel.storage.embedded import SqliteStore
 from aesel.storage.embedded.catalog import FileBlobs, SqliteCatalog
@@ -95,17 +95,19 @@ def make_security(s: Settings) -> UdpSecurity:
 class Backends:
     """The stores a node uses. Embedded by default (SQLite and files in the data dir, single
     node only); with ``--mongo-url``, objects, properties, the catalog and asset bytes live in
-    MongoDB, and with ``--neo4j-url`` scenes, devices, registrations and links live in Neo4j."""
+    MongoDB, and with ``--neo4j-url`` scenes, devices, registrations and links live in Neo4j.
+    Each call goes to one backend: nothing spans two, so no cross-store transaction is promised.
+    """
 
-    objects: Store  # objects, properties and GCM replay floors
-    scenes: SceneStore
+    content: ContentStore
+    scenes: GraphStore
     catalog: CatalogStore
     blobs: BlobStore
 
     def each(self) -> list[Any]:
         """Every distinct store, in opening order."""
         out: list[Any] = []
-        for store in (self.objects, self.scenes, self.catalog, self.blobs):
+        for store in (self.content, self.scenes, self.catalog, self.blobs):
             if all(store is not other for other in out):
                 out.append(store)
         return out
@@ -115,16 +117,16 @@ def backends(s: Settings) -> Backends:
     """The backends ``s`` names; the embedded ones where it names none."""
     mongo, neo4j = s.mongo_url.get_secret_value(), s.neo4j_url
     embedded = SqliteStore(s.data_dir) if not (mongo and neo4j) else None
-    objects: Any = embedded
-    scenes: Any = embedded
-    catalog: Any = SqliteCatalog(s.data_dir)
-    blobs: Any = FileBlobs(s.data_dir)
+    content: ContentStore | None = embedded
+    scenes: GraphStore | None = embedded
+    catalog: CatalogStore = SqliteCatalog(s.data_dir)
+    blobs: BlobStore = FileBlobs(s.data_dir)
     try:
         if mongo:
             from aesel.storage.mongo import MongoBlobStore, MongoCatalogStore, MongoObjectStore
 
             t = s.store_timeout
-            objects = MongoObjectStore(mongo, timeout=t)
+            content = MongoObjectStore(mongo, timeout=t)
             catalog = MongoCatalogStore(mongo, timeout=t)
             blobs = MongoBlobStore(mongo, timeout=t)
         if neo4j:
@@ -137,7 +139,8 @@ def backends(s: Settings) -> Backends:
         raise ValueError(
             f"the MongoDB/Neo4j drivers are not installed ({e.name}): pip install 'aesel[cluster]'"
         ) from None
-    return Backends(objects, scenes, catalog, blobs)
+    assert content is not None and scenes is not None
+    return Backends(content, scenes, catalog, blobs)
 
 
 class Node:
@@ -146,7 +149,7 @@ class Node:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.backends = backends(settings)
-        self.store = self.backends.objects
+        self.store = self.backends.content
         self.bus = MemoryBus()
         drops: Counter[str] = Counter()  # one count of dropped input, by reason, for every path
         self.hub = Hub(

@@ -340,8 +340,24 @@ class Pingable(Protocol):
         does not within the backend's timeout."""
 
 
+class ContentStore(ObjectStore, PropertyStore, ReplayFloorStore, Protocol):
+    """Objects, properties and replay floors: what MongoDB holds in a cluster."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class GraphStore(SceneStore, Protocol):
+    """Scenes, devices, registrations and links: what Neo4j holds in a cluster."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 class Store(ObjectStore, PropertyStore, SceneStore, ReplayFloorStore, Protocol):
-    """Everything the core server needs from a backend."""
+    """Everything the core server needs from a backend (the embedded store is all of it)."""
 
     async def open(self) -> None: ...
 
