@@ -85,3 +85,10 @@ async def clear_neo4j(url: str) -> None:
 
     async with AsyncGraphDatabase.driver(url) as driver:
         await driver.execute_query("MATCH (n) DETACH DELETE n")
+
+
+#: where scripts/engines.sh keeps what it installed (outside the clone)
+ENGINES_CACHE = Path(
+    os.environ.get("ENGINES_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aesel" / "engines"
+)
