@@ -11,7 +11,7 @@ import logging
 import resource
 import socket
 from collections import Counter
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +103,7 @@ class Backends:
     scenes: GraphStore
     catalog: CatalogStore
     blobs: BlobStore
+    sweep: Callable[[], Awaitable[int]] | None = None  # removes orphan asset files at start
 
     def each(self) -> list[Any]:
         """Every distinct store, in opening order."""
@@ -119,8 +120,13 @@ def backends(s: Settings) -> Backends:
     embedded = SqliteStore(s.data_dir) if not (mongo and neo4j) else None
     content: ContentStore | None = embedded
     scenes: GraphStore | None = embedded
-    catalog: CatalogStore = SqliteCatalog(s.data_dir)
-    blobs: BlobStore = FileBlobs(s.data_dir)
+    files_catalog, files = SqliteCatalog(s.data_dir), FileBlobs(s.data_dir)
+    catalog: CatalogStore = files_catalog
+    blobs: BlobStore = files
+
+    async def sweep() -> int:
+        return await files.collect(await files_catalog.asset_keys())
+
     try:
         if mongo:
             from aesel.storage.mongo import MongoBlobStore, MongoCatalogStore, MongoObjectStore
@@ -140,7 +146,7 @@ def backends(s: Settings) -> Backends:
             f"the MongoDB/Neo4j drivers are not installed ({e.name}): pip install 'aesel[cluster]'"
         ) from None
     assert content is not None and scenes is not None
-    return Backends(content, scenes, catalog, blobs)
+    return Backends(content, scenes, catalog, blobs, None if mongo else sweep)
 
 
 class Node:
@@ -157,6 +163,7 @@ class Node:
             slow_timeout=settings.slow_timeout,
             high_water=settings.ws_high_water,
             drops=drops,
+            udp_rate=settings.udp_rate,
         )
         self.bus.subscribe(self.hub.deliver)
         self.security = make_security(settings)
@@ -245,6 +252,14 @@ class Node:
                 udp_in=lambda: self.udp.received if self.udp is not None else 0,
                 ws_in=lambda: self.ws.events_in,
                 ws_connections=lambda: self.ws.connections,
+                udp_kernel_drops=lambda: self.udp.kernel_drops() if self.udp is not None else 0,
+                unsaved=lambda: (
+                    sum(
+                        t.pending
+                        for t in (self.services.objects.table, self.services.properties.table)
+                    )
+                    + len(self.security.unsaved_floors())
+                ),
                 connections_refused=refused,
                 logins_refused=self.catalog.users.throttle.refused,
             )
@@ -274,6 +289,12 @@ class Node:
             await store.open()
         await self.floors.start()  # before the registrations make the gcm channels
         n = await self.services.scenes.load_registrations()
+        if self.backends.sweep is not None:
+            orphans = await self.backends.sweep()
+            if orphans:
+                log.warning(
+                    "removed %d asset files that no metadata names (a crash mid-upload)", orphans
+                )
         if s.auth:
             await self.catalog.users.seed_admin(s.admin_user, s.admin_password.get_secret_value())
         self.services.objects.table.start()
@@ -310,6 +331,7 @@ class Node:
         app = create_app(self.services, max_body=s.max_body)
         catalog_api.install(app, self.catalog)
         app.state.metrics = self.metrics
+        app.state.health = self.problem
         app.state.metrics_token = metrics_token(s)
         if app.state.metrics_token == "":
             log.warning("--auth without --metrics-token: GET /metrics answers 401 to everyone")
@@ -335,6 +357,15 @@ class Node:
             "aesel serving http=%s:%d udp=%s:%d ws=%s:%d data=%s (%d registrations loaded)",
             s.host, self.http_port, s.host, self.udp_port, s.host, self.ws_port, s.data_dir, n,
         )  # fmt: skip
+
+    def problem(self) -> str | None:
+        """Why the node cannot serve (a store closed or failing), for ``/health``."""
+        for store in self.backends.each():
+            check = getattr(store, "problem", None)  # an optional capability of a store
+            found = check() if check is not None else None
+            if found is not None:
+                return str(found)
+        return None
 
     async def stop(self) -> None:
         """Stop taking input, then flush streamed state and close the store."""
