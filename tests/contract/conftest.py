@@ -49,7 +49,7 @@ async def objects(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if request.param == "embedded":
         from aesel.storage.embedded import SqliteStore
 
-        s: Any = SqliteStore(tmp_path)
+        s: Any = SqliteStore(tmp_path / "objects")  # its own file: the store locks it
         await s.open()
         yield s
         await s.close()
@@ -72,7 +72,7 @@ async def scenes(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     if request.param == "embedded":
         from aesel.storage.embedded import SqliteStore
 
-        s: Any = SqliteStore(tmp_path)
+        s: Any = SqliteStore(tmp_path / "scenes")
         await s.open()
         yield s
         await s.close()

@@ -19,8 +19,8 @@ from aesel.storage.embedded import SqliteStore
 from aesel.storage.embedded.catalog import FileBlobs, SqliteCatalog
 from aesel.storage.mongo import MongoBlobStore, MongoCatalogStore, MongoObjectStore
 from aesel.storage.neo4j import Neo4jSceneStore
-from tests.contract.conftest import Engines, drop_database, mongo_url
 from tests.contract.test_catalog import read_all, rel
+from tests.engines import Engines, drop_database, mongo_url
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ import pytest
 
 from aesel.errors import BackendUnavailable
 from aesel.model.entities import Object3D
-from tests.contract.conftest import ENGINES_SH
+from tests.engines import ENGINES_SH
 
 pytestmark = pytest.mark.integration
 
