@@ -7,12 +7,12 @@ STAMP  := $(VENV)/.installed
 # also `aesel`): 0.8, the latest, and 0.3, the version the Blender clients pin
 PYAESEL := .cache/pyaesel/.installed .cache/pyaesel-0.3/.installed
 
-.PHONY: run test lint typecheck unit integration bench bench-setup clean
+.PHONY: run test lint typecheck unit integration contract engines engines-down bench bench-setup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,cluster]'
 	touch $(STAMP)
 
 .cache/pyaesel/.installed:
@@ -29,6 +29,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check aesel tests bench
 	$(BIN)/ruff format --check aesel tests bench
+	bash -n scripts/engines.sh
 
 typecheck: $(STAMP)
 	$(BIN)/mypy aesel
@@ -38,6 +39,18 @@ unit: $(STAMP)
 
 integration: $(STAMP) $(PYAESEL)
 	$(BIN)/pytest -q tests/integration
+
+# the store contract suite; it starts MongoDB-wire and Neo4j servers itself (scripts/engines.sh)
+contract: $(STAMP)
+	$(BIN)/pytest -q tests/contract
+
+# real servers by hand, on free loopback ports: eval "$$(make -s engines)"; ENGINES="neo4j mongo kafka consul"
+ENGINES ?= neo4j mongo
+engines:
+	@scripts/engines.sh start $(ENGINES)
+
+engines-down:
+	@scripts/engines.sh stop
 
 test: $(STAMP) $(PYAESEL) lint typecheck
 	$(BIN)/pytest -q

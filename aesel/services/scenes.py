@@ -128,17 +128,11 @@ class SceneService:
         self.sink.detached(scene, device)
 
     async def load_registrations(self) -> int:
-        """Publish the durable registrations (at start-up)."""
-        n = 0
-        devices: dict[str, Device | None] = {}
-        for reg in await self.store.registrations():
-            if reg.device not in devices:
-                devices[reg.device] = await self.store.get_device(reg.device)
-            device = devices[reg.device]
-            if device is not None:
-                self._attached(reg.scene, device)
-                n += 1
-        return n
+        """Publish the durable registrations (at start-up), in one store round trip."""
+        found = await self.store.registrations_with_devices()
+        for reg, device in found:
+            self._attached(reg.scene, device)
+        return len(found)
 
     # -- scenes ---------------------------------------------------------------------------
 
