@@ -36,11 +36,13 @@ from aesel.services.objects import ObjectService
 from aesel.services.policy import Principal
 from aesel.services.projects import ProjectService
 from aesel.services.properties import PropertyService
+from aesel.services.recordings import Recorder, Recordings, Replays
 from aesel.services.scenes import SceneService
 from aesel.services.throttle import LoginThrottle
 from aesel.services.users import UserService, stored_secret
 from aesel.storage.embedded import SqliteStore
 from aesel.storage.embedded.catalog import FileBlobs, SqliteCatalog
+from aesel.storage.embedded.recordings import FileRecordings
 from aesel.udp.crypto import CbcCodec, UdpSecurity, cbc_key_bytes
 from aesel.udp.egress import DeviceKeyIssuer, UdpEgress
 from aesel.udp.floors import ReplayFloors
@@ -126,6 +128,13 @@ class Node:
             directory=directory,
             ingest=Ingest(objects, properties, is_protected=self.security.is_protected),
             drops=drops,
+        )
+        self.recording_store = FileRecordings(settings.data_dir)
+        scenes = self.services.scenes
+        recorder = Recorder(self.recording_store, scenes, flush_interval=flush)
+        self.bus.subscribe(recorder.on_event)
+        self.recordings = Recordings(
+            recorder, Replays(self.recording_store, scenes, objects, properties)
         )
         self.catalog_store = SqliteCatalog(settings.data_dir)
         self.blobs = FileBlobs(settings.data_dir)
@@ -216,6 +225,7 @@ class Node:
         await self.store.open()
         await self.floors.start()  # before the registrations make the gcm channels
         n = await self.services.scenes.load_registrations()
+        await self.recordings.recorder.open()
         await self.catalog_store.open()
         await self.blobs.open()
         if s.auth:
@@ -254,6 +264,7 @@ class Node:
         app = create_app(self.services, max_body=s.max_body)
         catalog_api.install(app, self.catalog)
         app.state.metrics = self.metrics
+        app.state.recordings = self.recordings
         app.state.metrics_token = metrics_token(s)
         if app.state.metrics_token == "":
             log.warning("--auth without --metrics-token: GET /metrics answers 401 to everyone")
@@ -294,6 +305,8 @@ class Node:
         if self._udp_transport is not None:
             self._udp_transport.close()
         await self.floors.stop()
+        await self.recordings.replays.close()
+        await self.recordings.recorder.close()
         for table in (self.services.objects.table, self.services.properties.table):
             try:
                 await table.close()
