@@ -163,11 +163,11 @@ class Recorder:
         raise NotFound(f"no recording {id!r} of scene {scene!r}")
 
     async def stop(self, scene: str, id: str, who: Principal) -> RecordingInfo:
+        """Stop recording ``id`` (a stopped one stays stopped)."""
         await self._get(scene, id, who, Action.ADMIN)
         a = self._active.get(id)
-        if a is None:
-            raise BadRequest(f"recording {id!r} is not running")
-        await self._finish(a)
+        if a is not None:
+            await self._finish(a)
         return await self._get(scene, id, who, Action.ADMIN)
 
     async def listing(self, scene: str, who: Principal) -> list[RecordingInfo]:
