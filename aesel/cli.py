@@ -142,6 +142,12 @@ async def _serve(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] in (["record"], ["replay"]):  # clients of a running node's REST API
+        from aesel.recordcli import main as recordings
+
+        recordings(args)
+        return
     settings = load_settings(argv)
     logging.basicConfig(
         level=settings.log_level.upper(),

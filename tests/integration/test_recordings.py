@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -283,3 +286,38 @@ def test_kill_9_while_recording_loses_at_most_the_tail(
         meta, entries = rec.decode(http.get(f"/v1/scene/crash/recordings/{rid}").content)
         assert meta.scene == "crash"
         assert [e.payload.get("transform", [0] * 4)[3] for e in entries] == list(range(21))
+
+
+def test_cli_records_and_replays_through_a_running_node(
+    aesel_process: Callable[..., AeselProcess],
+) -> None:
+    p = aesel_process()
+
+    def cli(*args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "aesel", *args, "--url", p.url],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    with httpx.Client(base_url=p.url, timeout=10) as http:
+        http.put("/v1/scene/c1", json={"scenes": [{"name": "c1"}]})
+        http.put("/v1/scene/c2", json={"scenes": [{"name": "c2"}]})
+        rid = cli("record", "start", "c1")
+        http.post("/v1/scene/c1/object", json={"objects": [{"name": "o", "transform": at(4)}]})
+        assert json.loads(cli("record", "stop", "c1", rid))["recording"] is False
+        assert [r["id"] for r in json.loads(cli("record", "list", "c1"))["recordings"]] == [rid]
+        rp = cli("replay", "start", "c2", rid, "--speed", "10")
+
+        def replayed() -> bool:
+            found = http.post("/v1/scene/c2/object/query", json={"objects": [{"scene": "c2"}]})
+            return found.status_code == 200 and len(found.json().get("objects", [])) == 1
+
+        wait_until(replayed)
+        assert rp in cli("replay", "list", "c2")
+        bad = subprocess.run(
+            [sys.executable, "-m", "aesel", "replay", "start", "c2", "nope", "--url", p.url],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert bad.returncode == 1 and "404" in bad.stderr
