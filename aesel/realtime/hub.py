@@ -47,6 +47,7 @@ from typing import Protocol
 from aesel.model.codes import CloseCode, MsgType
 from aesel.model.event import Event
 from aesel.model.stream import Format, Interest
+from aesel.model.transform import Matrix
 from aesel.realtime import codec
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,17 @@ class UdpTarget:
     addr: Addr
     format: Format = Format.JSON
     cipher: DatagramCipher | None = None
+    frame: Matrix | None = None  # M_SD: object transforms go out as M_SD @ transform
+
+
+def in_frame(m: Matrix, t: list[float]) -> list[float]:
+    """``m @ t`` for row-major 4x4 matrices (an object transform in a device's frame)."""
+    out = [0.0] * 16
+    for r in range(0, 16, 4):
+        m0, m1, m2, m3 = m[r], m[r + 1], m[r + 2], m[r + 3]
+        for c in range(4):
+            out[r + c] = m0 * t[c] + m1 * t[4 + c] + m2 * t[8 + c] + m3 * t[12 + c]
+    return out
 
 
 class Writer(Protocol):
@@ -154,6 +166,15 @@ class Encoded:
             e = self.event
             self._binary = codec.binary_record(e.msg_type, e.seq, e.key, e.payload)
         return self._binary
+
+    def in_frame(self, m: Matrix) -> Encoded:
+        """The event as a device whose frame is ``m`` receives it (itself if it has no
+        transform)."""
+        if self.position is None:
+            return self
+        e = self.event
+        payload = {**e.payload, "transform": in_frame(m, e.payload["transform"])}
+        return Encoded(Event(e.scene, e.msg_type, e.key, payload, e.seq, e.origin, e.t_in))
 
     @property
     def position(self) -> tuple[float, float, float] | None:
@@ -249,6 +270,13 @@ class Hub:
         """Send the scene's events to ``addr`` from the next event on."""
         self._udp.setdefault(scene, {})[device] = UdpTarget(addr, Format(format), cipher)
 
+    def set_frame(self, scene: str, device: str, m_sd: Matrix | None) -> None:
+        """Send the device's object transforms in its own frame (``M_SD @ transform``) from the
+        next event on; ``None``: in the scene's frame."""
+        target = self._udp.get(scene, {}).get(device)
+        if target is not None:
+            target.frame = None if m_sd is None else tuple(float(x) for x in m_sd)
+
     def remove_device(self, scene: str, device: str) -> None:
         devices = self._udp.get(scene)
         if devices is not None:
@@ -327,22 +355,29 @@ class Hub:
     def _fan_udp(
         self, scene: str, encoded: list[Encoded], targets: dict[str, UdpTarget], send: Sender
     ) -> None:
-        per_format: dict[Format, list[bytes]] = {}
+        # encoded once per wire format and frame: devices sharing a frame share the bytes
+        per_format: dict[tuple[Format, Matrix | None], list[bytes]] = {}
+        framed: dict[Matrix, list[Encoded]] = {}
         stats = self.stats
         n = len(encoded)
         for target in targets.values():
-            fmt = target.format
-            datagrams = per_format.get(fmt)
+            fmt, frame = target.format, target.frame
+            datagrams = per_format.get((fmt, frame))
             if datagrams is None:
+                items = encoded
+                if frame is not None:
+                    items = framed.get(frame) or framed.setdefault(
+                        frame, [e.in_frame(frame) for e in encoded]
+                    )
                 if fmt is Format.JSON:
-                    datagrams = [e.json for e in encoded]
+                    datagrams = [e.json for e in items]
                 elif fmt is Format.BATCH:
-                    datagrams = codec.pack_datagrams(e.json for e in encoded)
+                    datagrams = codec.pack_datagrams(e.json for e in items)
                 else:
                     datagrams = codec.pack_binary_datagrams(
-                        self.epoch, scene, [e.binary for e in encoded]
+                        self.epoch, scene, [e.binary for e in items]
                     )
-                per_format[fmt] = datagrams
+                per_format[fmt, frame] = datagrams
             cipher = target.cipher
             addr = target.addr
             try:

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from aesel.model.entities import Device
 from aesel.model.event import Event
+from aesel.model.transform import Matrix
 
 
 class Publisher(Protocol):
@@ -39,6 +40,11 @@ class RegistrationSink(Protocol):
     def scene_removed(self, scene: str) -> None:
         """No device receives ``scene``'s events any more."""
 
+    def framed(self, scene: str, device: str, m_sd: Matrix | None) -> None:
+        """From the next event on, ``device`` receives ``scene``'s object transforms
+        multiplied by ``m_sd`` (scene -> device coordinates), or unchanged with ``None``.
+        Called after ``attached`` and whenever the registration's transform changes."""
+
 
 class DeviceKeys(Protocol):
     """Issues per-device datagram keys (the UDP security code implements it)."""
@@ -63,4 +69,7 @@ class NoRegistrations:
         pass
 
     def scene_removed(self, scene: str) -> None:
+        pass
+
+    def framed(self, scene: str, device: str, m_sd: Matrix | None) -> None:
         pass

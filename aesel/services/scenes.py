@@ -66,6 +66,12 @@ def _edit_list(
 
 
 ENCRYPTIONS = ("", "none", "cbc", "gcm")
+FRAMES = ("", "scene", "device")
+
+
+def _frame(device: Device, transform: DeviceTransform) -> tf.Matrix | None:
+    """The matrix a device's events are multiplied by: ``M_SD`` if it asked for its own frame."""
+    return transform.matrix() if device.frame == "device" else None
 
 
 class TooManyDevices(Forbidden):
@@ -107,11 +113,12 @@ class SceneService:
         self._by_scene: dict[str, set[str]] = {}
         self._by_user: dict[str, set[str]] = {}
 
-    def _attached(self, scene: str, device: Device) -> None:
+    def _attached(self, scene: str, device: Device, transform: DeviceTransform) -> None:
         self._by_scene.setdefault(scene, set()).add(device.key)
         if device.user:
             self._by_user.setdefault(device.user, set()).add(device.key)
         self.sink.attached(scene, device)
+        self.sink.framed(scene, device.key, _frame(device, transform))
 
     def _detached(self, scene: str, device: str) -> None:
         keys = self._by_scene.get(scene)
@@ -130,7 +137,7 @@ class SceneService:
                 devices[reg.device] = await self.store.get_device(reg.device)
             device = devices[reg.device]
             if device is not None:
-                self._attached(reg.scene, device)
+                self._attached(reg.scene, device, reg.transform)
                 n += 1
         return n
 
@@ -258,6 +265,9 @@ class SceneService:
                 "expected a node run with --udp-security gcm"
             )
         gcm_key = (old.gcm_key if old and old.gcm_key else self.keys.issue()) if enc else ""
+        frame = inp.frame if inp.frame is not None else (old.frame if old else "")
+        if frame not in FRAMES:
+            raise BadRequest(f"device frame is {frame!r}, expected 'device' or 'scene'")
         device = Device(
             key=key,
             hostname=hostname,
@@ -268,6 +278,7 @@ class SceneService:
             encryption=enc,
             gcm_key=gcm_key,
             user=old.user if old is not None else (viewer.user or ""),
+            frame="device" if frame == "device" else "",
         )
         if device != old:
             await self.store.put_device(device)
@@ -352,7 +363,7 @@ class SceneService:
             if derived is None and given is not None:
                 await self._link_from_others(key, device.key, given.matrix())
             await self.store.put_registration(reg)
-        self._attached(key, device)
+        self._attached(key, device, reg.transform)
         return Registered(scene, device, reg, origin)
 
     async def _owned_device(self, key: str, device: str, viewer: Principal) -> None:
@@ -388,4 +399,7 @@ class SceneService:
         reg = regs[0].model_copy(update={"transform": given})
         await self.store.put_registration(reg)
         await self._link_from_others(key, din.key, given.matrix())
+        device = await self.store.get_device(din.key)
+        if device is not None:
+            self.sink.framed(key, din.key, _frame(device, given))
         return reg

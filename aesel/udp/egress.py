@@ -14,6 +14,7 @@ import logging
 from aesel.errors import Unauthenticated
 from aesel.model.entities import Device
 from aesel.model.stream import Format
+from aesel.model.transform import Matrix
 from aesel.realtime.hub import DatagramCipher, Hub
 from aesel.services.policy import OPEN, Principal
 from aesel.udp.crypto import UdpSecurity, new_key
@@ -66,6 +67,9 @@ class UdpEgress:
 
     def scene_removed(self, scene: str) -> None:
         self.hub.remove_scene(scene)
+
+    def framed(self, scene: str, device: str, m_sd: Matrix | None) -> None:
+        self.hub.set_frame(scene, device, m_sd)
 
     # -- who sent a datagram ----------------------------------------------------------------
 
