@@ -69,8 +69,8 @@ async def test_align_changes_the_frame_from_the_next_event(
     await put_object(http, "f2")
     assert close((await d.recv())["transform"], T)  # identity registration
     p = pose((0.0, 5.0, 0.0), (0.0, 0.0, 1.2))
-    r = await http.post("/v1/scene/f2/align",
-                        json={"scenes": [{"key": "f2", "devices": [{"key": "d2", "transform": p}]}]})  # fmt: skip
+    body = {"scenes": [{"key": "f2", "devices": [{"key": "d2", "transform": p}]}]}
+    r = await http.post("/v1/scene/f2/align", json=body)
     assert r.status_code == 200, r.text
     await put_object(http, "f2")
     assert close(

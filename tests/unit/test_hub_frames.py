@@ -63,7 +63,7 @@ def test_each_device_gets_its_frame_and_devices_sharing_a_frame_share_the_bytes(
             "b": (Format.JSON, M1),
             "c": (Format.JSON, M2),
             "plain": (Format.JSON, None),
-        }  # fmt: skip
+        }
     )
     hub.deliver(event(1, T))
     turn.end()
