@@ -109,6 +109,8 @@ class WsSubscriber:
     behind_since: float = 0.0
     # with an interest filter: the objects the client was last told are inside it
     inside: set[str] = field(default_factory=set)
+    frame: Matrix | None = None  # M_SD of the device named by the subscription's "frame"
+    frame_device: str = ""
 
     def wants(self, e: Encoded) -> bool:
         """Whether event ``e`` goes to this subscriber (after its snapshot, and of interest).
@@ -277,6 +279,12 @@ class Hub:
         if target is not None:
             target.frame = None if m_sd is None else tuple(float(x) for x in m_sd)
 
+    def reframe(self, scene: str, device: str, m_sd: Matrix) -> None:
+        """The subscribers that asked for ``device``'s frame get ``m_sd`` from the next event."""
+        for sub in self._ws.get(scene, {}).values():
+            if sub.frame_device == device:
+                sub.frame = m_sd
+
     def remove_device(self, scene: str, device: str) -> None:
         devices = self._udp.get(scene)
         if devices is not None:
@@ -403,19 +411,27 @@ class Hub:
         return codec.ws_frame(codec.ws_events(scene, self.epoch, [e.ws for e in items]))
 
     def _fan_ws(self, scene: str, encoded: list[Encoded], subs: dict[int, WsSubscriber]) -> None:
-        shared: dict[Format, bytes] = {}
+        # frames shared by the subscribers of one format and device frame that get every event
+        shared: dict[tuple[Format, Matrix | None], bytes] = {}
+        framed: dict[Matrix, list[Encoded]] = {}
         first_seq = encoded[0].event.seq
         high = self.high_water
         stats = self.stats
         slow: list[WsSubscriber] = []
         for sub in list(subs.values()):
-            if sub.interest is None and sub.min_seq < first_seq:
+            whole = sub.interest is None and sub.min_seq < first_seq
+            m = sub.frame
+            if whole:
                 items = encoded
-                frame = shared.get(sub.format)
+                if m is not None:
+                    items = framed.get(m) or framed.setdefault(m, [e.in_frame(m) for e in items])
+                frame = shared.get((sub.format, m))
             else:
                 items = [e for e in encoded if sub.wants(e)]
                 if not items:
                     continue
+                if m is not None:
+                    items = [e.in_frame(m) for e in items]
                 frame = None
             if sub.loading:
                 self._coalesce(sub, items)
@@ -430,8 +446,8 @@ class Hub:
                 continue
             if frame is None:
                 frame = self._frame(scene, sub.format, items)
-                if items is encoded:
-                    shared[sub.format] = frame
+                if whole:
+                    shared[sub.format, m] = frame
             sub.writer.write(frame)
             stats.ws_frames += 1
             stats.ws_deliveries += len(items)

@@ -40,10 +40,11 @@ class RegistrationSink(Protocol):
     def scene_removed(self, scene: str) -> None:
         """No device receives ``scene``'s events any more."""
 
-    def framed(self, scene: str, device: str, m_sd: Matrix | None) -> None:
-        """From the next event on, ``device`` receives ``scene``'s object transforms
-        multiplied by ``m_sd`` (scene -> device coordinates), or unchanged with ``None``.
-        Called after ``attached`` and whenever the registration's transform changes."""
+    def transformed(self, scene: str, device: Device, m_sd: Matrix) -> None:
+        """The registration of ``device`` to ``scene`` now holds ``m_sd`` (scene -> device
+        coordinates): called after ``attached`` and on ``align``. From the next event on, a
+        device registered with ``frame == "device"`` (and any subscriber that asked for this
+        device's frame) receives ``scene``'s object transforms as ``m_sd @ transform``."""
 
 
 class DeviceKeys(Protocol):
@@ -71,5 +72,5 @@ class NoRegistrations:
     def scene_removed(self, scene: str) -> None:
         pass
 
-    def framed(self, scene: str, device: str, m_sd: Matrix | None) -> None:
+    def transformed(self, scene: str, device: Device, m_sd: Matrix) -> None:
         pass

@@ -69,11 +69,6 @@ ENCRYPTIONS = ("", "none", "cbc", "gcm")
 FRAMES = ("", "scene", "device")
 
 
-def _frame(device: Device, transform: DeviceTransform) -> tf.Matrix | None:
-    """The matrix a device's events are multiplied by: ``M_SD`` if it asked for its own frame."""
-    return transform.matrix() if device.frame == "device" else None
-
-
 class TooManyDevices(Forbidden):
     reason = "too_many_devices"
 
@@ -118,7 +113,7 @@ class SceneService:
         if device.user:
             self._by_user.setdefault(device.user, set()).add(device.key)
         self.sink.attached(scene, device)
-        self.sink.framed(scene, device.key, _frame(device, transform))
+        self.sink.transformed(scene, device, transform.matrix())
 
     def _detached(self, scene: str, device: str) -> None:
         keys = self._by_scene.get(scene)
@@ -376,6 +371,17 @@ class SceneService:
             return
         policy.require(viewer, Action.ADMIN, scene.user, scene.public, f"scene with key {key!r}")
 
+    async def device_frame(self, key: str, device: str, viewer: Principal) -> tf.Matrix:
+        """``M_SD`` of ``viewer``'s device registered to scene ``key``, for a subscriber that
+        asks for the device's frame."""
+        regs = await self.store.registrations(scene=key, device=device)
+        d = await self.store.get_device(device)
+        if not regs or d is None:
+            raise NotFound(f"device {device!r} is not registered to scene {key!r}")
+        if not viewer.sees_all and d.user != (viewer.user or ""):
+            raise Forbidden(f"device {device!r} belongs to another user")
+        return regs[0].transform.matrix()
+
     async def deregister(self, key: str, scenes: list[SceneIn], viewer: Principal) -> None:
         sin, din = self._scene_device(scenes)
         key = key or sin.key or ""
@@ -401,5 +407,5 @@ class SceneService:
         await self._link_from_others(key, din.key, given.matrix())
         device = await self.store.get_device(din.key)
         if device is not None:
-            self.sink.framed(key, din.key, _frame(device, given))
+            self.sink.transformed(key, device, given.matrix())
         return reg

@@ -68,8 +68,9 @@ class UdpEgress:
     def scene_removed(self, scene: str) -> None:
         self.hub.remove_scene(scene)
 
-    def framed(self, scene: str, device: str, m_sd: Matrix | None) -> None:
-        self.hub.set_frame(scene, device, m_sd)
+    def transformed(self, scene: str, device: Device, m_sd: Matrix) -> None:
+        self.hub.set_frame(scene, device.key, m_sd if device.frame == "device" else None)
+        self.hub.reframe(scene, device.key, m_sd)
 
     # -- who sent a datagram ----------------------------------------------------------------
 

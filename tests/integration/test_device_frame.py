@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
+from websockets.asyncio.client import connect
 
+from aesel.app import Node
 from aesel.model import transform as tf
 from tests.conftest import register
 
@@ -112,3 +115,34 @@ async def test_a_frame_derived_along_a_two_link_scene_path(
     assert close(got, tf.matmul(m_cd, T))
     # the same object seen from pa: M_AD @ M_AC^-1 @ T, i.e. the device sees one consistent world
     assert close(got, tf.matmul(m(d_a), tf.matmul(tf.inverse(m_ac), T)))
+
+
+async def test_a_websocket_subscription_in_a_devices_frame(
+    node: Node, http: httpx.AsyncClient
+) -> None:
+    await http.put("/v1/scene/fw", json={"scenes": [{"name": "fw"}]})
+    await put_object(http, "fw")
+    p = pose((1.0, -1.0, 2.0), (0.4, 0.1, 0.0))
+    await plain_register(http, "fw", "dev", p)
+    m_sd = tf.rigid(p["translation"], p["rotation"])
+    async with connect(f"ws://127.0.0.1:{node.ws_port}/") as ws:
+        await ws.recv()  # welcome
+        await ws.send(orjson.dumps({"type": "subscribe", "scene": "fw", "frame": "dev"}).decode())
+        snap = orjson.loads(await ws.recv())
+        assert snap["type"] == "snapshot"
+        assert close(snap["objects"][0]["transform"], tf.matmul(m_sd, T))
+        await put_object(http, "fw")
+        events = orjson.loads(await ws.recv())
+        assert close(events["events"][0]["data"]["transform"], tf.matmul(m_sd, T))
+        # align moves the device: the next event is in its new frame
+        p2 = pose((0.0, 0.0, 9.0), (0.0, 0.0, 0.0))
+        body = {"scenes": [{"key": "fw", "devices": [{"key": "dev", "transform": p2}]}]}
+        assert (await http.post("/v1/scene/fw/align", json=body)).status_code == 200
+        await put_object(http, "fw")
+        events = orjson.loads(await ws.recv())
+        m2 = tf.rigid(p2["translation"], p2["rotation"])
+        assert close(events["events"][0]["data"]["transform"], tf.matmul(m2, T))
+        # a device that is not registered to the scene is refused
+        await ws.send(orjson.dumps({"type": "subscribe", "scene": "fw", "frame": "nope"}).decode())
+        err = orjson.loads(await ws.recv())
+        assert err["type"] == "error" and err["code"] == "not_found", err

@@ -11,8 +11,8 @@ import pytest
 from aesel.model import transform as tf
 from aesel.model.event import Event
 from aesel.realtime import codec
-from aesel.realtime.hub import Format, Hub, in_frame
-from tests.unit.test_hub import Turn
+from aesel.realtime.hub import Format, Hub, WsSubscriber, in_frame
+from tests.unit.test_hub import FakeWriter, Turn
 
 T = list(
     tf.matmul(
@@ -107,3 +107,23 @@ def test_a_new_frame_applies_from_the_next_event() -> None:
     assert close(xs[0], tf.matmul(M1, tuple(T)))
     assert close(xs[1], tf.matmul(M2, tuple(T)))
     assert xs[2] == T
+
+
+def test_websocket_subscribers_in_one_frame_share_one_frame_of_bytes() -> None:
+    turn = Turn()
+    hub = Hub(epoch=7, schedule=turn)
+    writers = [FakeWriter() for _ in range(3)]
+    for i, (w, m) in enumerate(zip(writers, (M1, M1, None), strict=True)):
+        hub.subscribe(WsSubscriber(i, "s", w, frame=m, frame_device="d" if m else ""))
+    hub.deliver(event(1, T))
+    turn.end()
+    a, b, plain = (w.frames[0] for w in writers)
+    assert a is b and a is not plain
+    data = writers[0].messages()[0]["events"][0]["data"]  # type: ignore[index]
+    assert close(data["transform"], tf.matmul(M1, tuple(T)))
+    hub.reframe("s", "d", M2)
+    hub.deliver(event(2, T))
+    turn.end()
+    data = writers[1].messages()[1]["events"][0]["data"]  # type: ignore[index]
+    assert close(data["transform"], tf.matmul(M2, tuple(T)))
+    assert writers[2].messages()[1]["events"][0]["data"]["transform"] == T  # type: ignore[index]
