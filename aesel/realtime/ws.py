@@ -43,7 +43,7 @@ from aesel.model.codes import CloseCode
 from aesel.model.stream import Format
 from aesel.model.transform import Matrix
 from aesel.net import REFUSED, ConnectionLimits
-from aesel.realtime import codec
+from aesel.realtime import codec, snapframe
 from aesel.realtime.hub import Hub, WsSubscriber, in_frame
 from aesel.realtime.protocol import (
     Close,
@@ -394,13 +394,19 @@ class WsServer:
         if cmd.interest is not None:
             sub.inside = {o.key for o in snap.objects}
         conn.subs[scene] = sub
+        objects = [framed(o.to_json(actions=True), sub.frame) for o in snap.objects]
+        properties = [p.to_json() for p in snap.properties]
+        if cmd.format is Format.BINARY:  # binary snapshot frames (docs/realtime.md §3)
+            for f in snapframe.encode(self.hub.epoch, scene, snap.seq, objects, properties):
+                conn.write(codec.ws_frame(f, codec.OP_BINARY))
+            return
         snapshot = {
             "type": "snapshot",
             "scene": scene,
             "epoch": self.hub.epoch,
             "seq": snap.seq,
             "format": str(cmd.format),
-            "objects": [framed(o.to_json(actions=True), sub.frame) for o in snap.objects],
-            "properties": [p.to_json() for p in snap.properties],
+            "objects": objects,
+            "properties": properties,
         }
         conn.write(codec.ws_frame(orjson.dumps(snapshot)))
