@@ -15,7 +15,9 @@ binary subscriber exists). Then:
 
 - UDP ``json`` devices get one datagram per event (Aesel compatibility); ``batch`` devices get
   the events newline-separated and ``binary`` devices the binary frames, packed into datagrams
-  under 1200 bytes. The datagram list of each format is built once per scene per flush.
+  under 1200 bytes. The datagram list of each format is built once per scene per flush, and
+  once per distinct frame for devices that receive object transforms in their own frame
+  (``UdpTarget.frame``, ``M_SD``: the transform goes out as ``M_SD @ transform``).
   Encrypted devices (GCM, CBC) need their own ciphertext, so they cost one encryption each.
 - WebSocket subscribers get one frame with all of the turn's events of that scene. The frame
   bytes (WebSocket header included) are built once per format and written to every subscriber
