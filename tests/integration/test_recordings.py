@@ -21,6 +21,7 @@ from aesel.app import Node
 from aesel.model import recording as rec
 from aesel.model.event import Event
 from aesel.storage.base import RecordingInfo
+from tests.catalog_helpers import ADMIN, login, running
 from tests.conftest import AeselProcess, stop_aesel, wait_until
 
 IDENTITY = [1.0, 0, 0, 0, 0, 1.0, 0, 0, 0, 0, 1.0, 0, 0, 0, 0, 1.0]
@@ -321,3 +322,28 @@ def test_cli_records_and_replays_through_a_running_node(
             capture_output=True, text=True, timeout=30,
         )  # fmt: skip
         assert bad.returncode == 1 and "404" in bad.stderr
+
+
+async def test_replaying_needs_read_on_the_recording_and_write_on_the_target(
+    tmp_path: Path,
+) -> None:
+    async with running(tmp_path, auth=True) as (_, http):
+        admin = await login(http, *ADMIN)
+        for name in ("alice", "bob"):
+            await http.post("/users/sign-up", json={"username": name, "password": f"{name}-pw"},
+                            headers=admin)  # fmt: skip
+        alice, bob = await login(http, "alice", "alice-pw"), await login(http, "bob", "bob-pw")
+        await http.put("/v1/scene/secret", json={"scenes": [{"public": False}]}, headers=alice)
+        await http.put("/v1/scene/bobs", json={"scenes": [{"public": False}]}, headers=bob)
+        rid = (await http.post("/v1/scene/secret/recordings", headers=alice)).json()["id"]
+        await http.post(f"/v1/scene/secret/recordings/{rid}/stop", headers=alice)
+        # bob may write his scene, but may not read alice's private recording
+        r = await http.post("/v1/scene/bobs/replays", json={"recording": rid}, headers=bob)
+        assert r.status_code == 404, r.text
+        r = await http.get(f"/v1/scene/secret/recordings/{rid}", headers=bob)
+        assert r.status_code == 404, r.text
+        # alice may read it, but may not write bob's scene
+        r = await http.post("/v1/scene/bobs/replays", json={"recording": rid}, headers=alice)
+        assert r.status_code == 404, r.text
+        r = await http.post("/v1/scene/secret/replays", json={"recording": rid}, headers=alice)
+        assert r.status_code == 200, r.text
