@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# the real PyAesel client, for compatibility tests; kept apart: its package is also `aesel`
-PYAESEL := .cache/pyaesel/.installed
+# the real PyAesel clients, for compatibility tests, each in its own folder (their package is
+# also `aesel`): 0.8, the latest, and 0.3, the version the Blender clients pin
+PYAESEL := .cache/pyaesel/.installed .cache/pyaesel-0.3/.installed
 
 .PHONY: run test lint typecheck unit integration bench bench-setup clean
 
@@ -14,9 +15,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-$(PYAESEL):
+.cache/pyaesel/.installed:
 	$(PYTHON) -m pip install -q --target .cache/pyaesel python-aesel-client==0.8 requests cryptography
-	touch $(PYAESEL)
+	touch $@
+
+.cache/pyaesel-0.3/.installed:
+	$(PYTHON) -m pip install -q --target .cache/pyaesel-0.3 python-aesel-client==0.3 requests cryptography
+	touch $@
 
 run: $(STAMP)
 	$(BIN)/aesel serve

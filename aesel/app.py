@@ -155,7 +155,7 @@ class Node:
             auth=settings.auth,
         )
         if self.security.cbc:
-            s = settings  # Aesel returned its configured key texts at registration
+            s = settings  # Aesel answered its configured key texts (docs/compat.md §3.7)
             keys = {k: getattr(s, k).get_secret_value() for k in CBC_KEYS}
             self.services.scenes.response_extra = {
                 "encryption_key": keys["aes_in_key"], "encryption_iv": keys["aes_in_iv"],

@@ -1,7 +1,7 @@
 """The catalog: assets, relationships, histories, collections, projects and users.
 
 Stored entities are frozen models with a ``to_json`` giving the Kelona/AeselProjects/Adrestia
-output shape (reference 2.5 to 2.7). Inbound shapes (``*In``) are what those Spring services
+output shape (docs/compat.md §2.5 to §2.7). Inbound shapes (``*In``) are what those Spring services
 accepted: every field optional and ``null`` allowed, unknown keys ignored (Jackson's default in
 Spring Boot, and PyAesel sends extra keys such as ``key``), types strict. Both ``isPublic`` and
 ``public`` are accepted, and both are output, as Lombok made Jackson do.

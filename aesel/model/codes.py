@@ -1,4 +1,4 @@
-"""Message types and error codes of the Aesel wire protocol (reference section 1.2).
+"""Message types and error codes of the Aesel wire protocol (docs/compat.md §1.2).
 
 These numbers are part of the wire format: clients switch on them. Never renumber.
 """

@@ -2,7 +2,7 @@
 
 One place for the merge rules, shared by REST, UDP and WebSocket:
 
-- A field that is not given (``None``) is left as it is. This fixes reference 7.10 (an update
+- A field that is not given (``None``) is left as it is. This fixes docs/compat.md §7.10 (an update
   never resets a transform) and 2.2 (a property update no longer blanks fields left out).
 - A transform is ``transform`` when given, else the legacy fields composed as T.R.S.
 - Actions merge by name and keyframes by frame number.

@@ -51,6 +51,10 @@ class GraphHandleIn(WireModel):
 
 
 Handles = Annotated[list[GraphHandleIn] | list[float] | None, BeforeValidator(_empty_is_none)]
+# PyAesel 0.3 sends an object's own handles as one handle object each (accepted, not stored)
+LegacyHandle = Annotated[
+    GraphHandleIn | list[GraphHandleIn] | list[float] | None, BeforeValidator(_empty_is_none)
+]
 
 
 class ObjectFrameIn(WireModel):
@@ -123,16 +127,16 @@ class ObjectIn(WireModel):
     transform: Annotated[list[float] | None, BeforeValidator(_empty_is_none)] = None
     actions: list[ObjectActionIn] | None = None
     device: OptStr = None  # aesel: the device sending a UDP/WebSocket event (lock checks)
-    # legacy schema (reference 2.1.1), composed as T.R.S when transform is absent
+    # legacy schema (docs/compat.md §2.1.1), composed as T.R.S when transform is absent
     translation: Vec3 = None
     quaternion_rotation: Vec4 = None
     euler_rotation: Vec3 = None
     scale: Vec3 = None
     frame: int | None = None
     timestamp: int | None = None
-    translation_handle: Handles = None
-    rotation_handle: Handles = None
-    scale_handle: Handles = None
+    translation_handle: LegacyHandle = None
+    rotation_handle: LegacyHandle = None
+    scale_handle: LegacyHandle = None
     transaction_id: OptStr = None
 
     @field_validator("transform")
@@ -160,7 +164,7 @@ class ObjectIn(WireModel):
 class PropertyIn(WireModel):
     """A property as sent in ``properties[]``, or bare as a UDP event.
 
-    ``values`` takes raw numbers (``[100.0]``, ints included, fixing reference 7.12) or value
+    ``values`` takes raw numbers (``[100.0]``, ints included, fixing docs/compat.md §7.12) or value
     objects (``[{"value": 100.0}]``, the documented form PyAesel sends).
     """
 

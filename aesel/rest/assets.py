@@ -1,4 +1,4 @@
-"""Assets, histories and relationships (Kelona; reference 1.7).
+"""Assets, histories and relationships (Kelona; docs/compat.md §1.7).
 
 Uploads are parsed as they arrive with python-multipart's push parser: the bytes of the part
 named ``file`` go straight to the blob store, other parts are ignored, and nothing is held in

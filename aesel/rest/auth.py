@@ -1,4 +1,4 @@
-"""Authentication and authorization with ``--auth`` (reference 1.1, 1.9), as one ASGI gate.
+"""Authentication and authorization with ``--auth`` (docs/compat.md §1.1, 1.9), as one ASGI gate.
 
 Theory of operation: the gate runs before routing. With auth off it does nothing, and every
 request sees everything (the default ``Principal``), as in Aesel. With auth on:

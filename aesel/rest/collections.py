@@ -1,4 +1,4 @@
-"""Asset collections (Kelona; reference 1.7). Nothing found or nothing changed answers 416."""
+"""Asset collections (Kelona; docs/compat.md §1.7). Nothing found or nothing changed answers 416."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Objects (reference 1.5). Keys are global: a GET or DELETE by key works whatever scene the
+"""Objects (docs/compat.md §1.5). Keys are global: a GET or DELETE by key works whatever scene the
 URL names; the body's ``scene`` wins, the URL's is used when the body has none."""
 
 from __future__ import annotations

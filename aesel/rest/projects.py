@@ -1,4 +1,4 @@
-"""Projects and scene groups (AeselProjects; reference 1.8). Nothing found or nothing changed
+"""Projects and scene groups (AeselProjects; docs/compat.md §1.8). Nothing found or nothing changed
 answers 416."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Properties (reference 1.6). Updates change only the fields given (fixing reference 2.2)."""
+"""Properties (docs/compat.md §1.6). Updates change only the fields given (fixing §2.2)."""
 
 from __future__ import annotations
 

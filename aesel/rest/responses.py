@@ -1,4 +1,4 @@
-"""Response envelopes of the Aesel API (reference 1.2)."""
+"""Response envelopes of the Aesel API (docs/compat.md §1.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scenes, registration and alignment (reference 1.3, 1.4)."""
+"""Scenes, registration and alignment (docs/compat.md §1.3, 1.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Users and login (Adrestia; reference 1.9): ``/users/...`` and ``POST /login``.
+"""Users and login (Adrestia; docs/compat.md §1.9): ``/users/...`` and ``POST /login``.
 
 Who may call what, with ``--auth``, is decided once, in :mod:`aesel.rest.auth`.
 """

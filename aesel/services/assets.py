@@ -1,4 +1,4 @@
-"""Assets, relationships, histories and asset collections (Kelona; reference 1.7, 2.5).
+"""Assets, relationships, histories and asset collections (Kelona; docs/compat.md §1.7, 2.5).
 
 Uploads arrive as an async stream of bytes (the REST adapter parses the multipart body) and go
 straight to the blob store: memory stays flat whatever the size. Metadata is written only after

@@ -1,4 +1,4 @@
-"""Projects and their scene groups (AeselProjects; reference 1.8, 2.6).
+"""Projects and their scene groups (AeselProjects; docs/compat.md §1.8, 2.6).
 
 "Nothing found" and "nothing modified" answer 416, as AeselProjects did. A private project is
 visible to its owner only (and to admins, and to everyone with auth off).

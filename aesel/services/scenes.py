@@ -1,6 +1,6 @@
 """Scenes, registrations and the transforms between devices and scenes.
 
-Transforms (reference 3.5, decisions section 2), as 4x4 matrices acting on column vectors:
+Transforms (docs/compat.md §3.5), as 4x4 matrices acting on column vectors:
 
 - A registration of device D to scene S holds ``M_SD``: scene S coordinates -> D coordinates.
 - A scene link ``A -> B`` holds ``M_AB``: A coordinates -> B coordinates. For a device
@@ -56,13 +56,19 @@ def _transform_in(t: DeviceTransformIn | None) -> DeviceTransform | None:
 def _edit_list(
     old: tuple[str, ...], new: list[str] | None, operation: int | None
 ) -> tuple[str, ...] | None:
+    """A scene's ``assets`` or ``tags`` after an update that gives ``new``.
+
+    No operation appends, as Aesel's default did; 10 appends, 11 removes. A list holds each
+    value once: appending a value already present leaves the list as it was (Aesel added a
+    second copy), and removing a value drops it.
+    """
     if new is None:
         return None
-    if operation == APPEND:
-        return old + tuple(x for x in new if x not in old)
+    if operation is None or operation == APPEND:
+        return tuple(dict.fromkeys((*old, *new)))
     if operation == REMOVE:
         return tuple(x for x in old if x not in new)
-    return tuple(new)
+    raise BadRequest(f"operation is {operation}, expected 10 (append) or 11 (remove)")
 
 
 ENCRYPTIONS = ("", "none", "cbc", "gcm")

@@ -1,4 +1,4 @@
-"""Users, passwords and JWTs (Adrestia; reference 1.9, 2.7).
+"""Users, passwords and JWTs (Adrestia; docs/compat.md §1.9, 2.7).
 
 Passwords are hashed with Argon2id (argon2-cffi) and never returned: a user's JSON carries
 ``"password": ""`` as Adrestia's did. Tokens are JWTs as Adrestia issued them (HS512, one

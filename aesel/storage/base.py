@@ -13,7 +13,7 @@ Semantics every implementation keeps:
 - **Ordering.** Writes issued by one caller are applied in the order issued.
 - **Errors.** Driver errors are translated to :class:`aesel.errors.BackendUnavailable`.
 - **Limits.** Queries return at most ``limit`` records, exactly that many when enough match
-  (fixing reference 7.12), ordered by key.
+  (fixing docs/compat.md §7.12), ordered by key.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from aesel.model.entities import (
 
 @dataclass(frozen=True, slots=True)
 class ObjectFilter:
-    """Exact-match AND over the given fields (reference section 5).
+    """Exact-match AND over the given fields (docs/compat.md §5).
 
     ``assets`` with one id means "contains"; with more, the list must match exactly.
     """
@@ -102,7 +102,7 @@ def visible(owner: str, public: bool, principal: str | None, see_all: bool) -> b
 
 @dataclass(frozen=True, slots=True)
 class SceneFilter:
-    """A scene query (reference section 5), with ``distance`` in metres.
+    """A scene query (docs/compat.md §5), with ``distance`` in metres.
 
     ``key`` is an aesel addition: the Blender client sends it to find one scene.
 

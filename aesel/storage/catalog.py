@@ -1,5 +1,5 @@
 """Catalog store contracts: asset metadata and blobs, relationships, histories, collections,
-projects and users (reference 1.7 to 1.9).
+projects and users (docs/compat.md §1.7 to 1.9).
 
 The embedded backend (:class:`aesel.storage.embedded.catalog.SqliteCatalog` with
 :class:`aesel.storage.embedded.catalog.FileBlobs`) implements them now; MongoDB (GridFS for the

@@ -37,7 +37,7 @@ AES-256-GCM (``--udp-security gcm``), framing version 2
     framing, which had no version byte: its second byte was the key length, so a first-framing
     datagram from a device whose key has exactly 2 bytes is counted ``forged`` instead).
 
-AES-256-CBC (``--udp-security cbc``; reference 3.7)
+AES-256-CBC (``--udp-security cbc``; docs/compat.md §3.7)
     One cluster-wide key and IV per direction. A datagram is the Base64 text of
     AES-256-CBC(PKCS#7-padded plaintext). Keys are configured as in Aesel (64 hex characters,
     IV 32) and hex-decoded, as the Blender clients do; ``--aes-key-encoding raw`` takes the
@@ -305,7 +305,7 @@ def cbc_key_bytes(text: str, size: int, encoding: str) -> bytes:
 
 
 class CbcCodec:
-    """AES-256-CBC with a fixed key and IV, PKCS#7 padding, Base64 text (reference 3.7)."""
+    """AES-256-CBC with a fixed key and IV, PKCS#7 padding, Base64 text (docs/compat.md §3.7)."""
 
     __slots__ = ("_last_in", "_last_out", "iv", "key")
 

@@ -1,4 +1,4 @@
-"""Assets, histories and relationships over real HTTP (Kelona, reference 1.7), auth off."""
+"""Assets, histories and relationships over real HTTP (Kelona, docs/compat.md §1.7), auth off."""
 
 from __future__ import annotations
 

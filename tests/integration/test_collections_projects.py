@@ -1,4 +1,4 @@
-"""Asset collections and projects with scene groups over real HTTP (reference 1.7, 1.8)."""
+"""Asset collections and projects with scene groups over real HTTP (docs/compat.md §1.7, §1.8)."""
 
 from __future__ import annotations
 

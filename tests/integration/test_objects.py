@@ -1,4 +1,4 @@
-"""Objects over real HTTP (reference 1.5, decisions section 2)."""
+"""Objects over real HTTP (docs/compat.md §1.5, §7)."""
 
 from __future__ import annotations
 
@@ -47,14 +47,14 @@ async def test_keys_are_global_whatever_scene_the_url_names(http: httpx.AsyncCli
 
 
 async def test_parent_and_asset_sub_id_are_returned(http: httpx.AsyncClient) -> None:
-    # reference 7.15
+    # docs/compat.md §7.15
     obj = await create(http, parent="root", asset_sub_id="Cube.001")
     got = await get(http, obj["key"])
     assert (got["parent"], got["asset_sub_id"]) == ("root", "Cube.001")
 
 
 async def test_transform_persists_through_updates_locks_and_assets(http: httpx.AsyncClient) -> None:
-    # reference 7.10: updates, locks and asset changes reset the transform to identity
+    # docs/compat.md §7.10: updates, locks and asset changes reset the transform to identity
     key = (await create(http, transform=T))["key"]
     r = await http.post(f"/v1/scene/s/object/{key}", json={"objects": [{"name": "renamed"}]})
     assert r.status_code == 200 and r.json()["objects"][0]["transform"] == T
@@ -82,7 +82,7 @@ async def test_update_and_delete_unknown_are_404(http: httpx.AsyncClient) -> Non
 
 
 async def test_query_returns_exactly_num_records(http: httpx.AsyncClient) -> None:
-    # reference 7.12: N+1 records
+    # docs/compat.md §7.12: N+1 records
     for i in range(7):
         await create(http, "qs", name="q", type="t" if i < 5 else "u")
     r = await http.post(

@@ -1,4 +1,4 @@
-"""Properties over real HTTP (reference 1.6)."""
+"""Properties over real HTTP (docs/compat.md §1.6)."""
 
 from __future__ import annotations
 
@@ -27,11 +27,11 @@ async def get(http: httpx.AsyncClient, key: str) -> dict[str, Any]:
 
 async def test_crud(http: httpx.AsyncClient) -> None:
     p = await create(http, name="p", parent="obj", asset_sub_id="x", values=[100, 1.5])
-    assert p["values"] == [100.0, 1.5] and p["scene"] == "s"  # ints accepted (reference 7.12)
+    assert p["values"] == [100.0, 1.5] and p["scene"] == "s"  # ints accepted (docs/compat.md §7.12)
     r = await http.post(f"/v1/scene/s/property/{p['key']}", json={"properties": [{"name": "q"}]})
     assert r.status_code == 200 and r.json()["msg_type"] == 9
     got = await get(http, p["key"])
-    # a partial update keeps the fields it does not name (reference 2.2)
+    # a partial update keeps the fields it does not name (docs/compat.md §2.2)
     assert (got["name"], got["parent"], got["asset_sub_id"], got["values"]) == (
         "q",
         "obj",

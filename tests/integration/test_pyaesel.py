@@ -1,4 +1,5 @@
-"""The real PyAesel client (PyPI ``python-aesel-client==0.8``) runs its flows unchanged."""
+"""The real PyAesel clients run their own flows unchanged: 0.8 (the latest on PyPI) and 0.3 (the
+version the Blender clients pin), each installed in its own folder by the Makefile."""
 
 from __future__ import annotations
 
@@ -14,43 +15,41 @@ from tests.conftest import AeselProcess
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-PYAESEL = ROOT / ".cache" / "pyaesel"
-FLOWS = ROOT / "tests" / "compat" / "pyaesel_flows.py"
+COMPAT = ROOT / "tests" / "compat"
+INSTALLS = {"0.8": ROOT / ".cache" / "pyaesel", "0.3": ROOT / ".cache" / "pyaesel-0.3"}
+FLOWS = {"0.8": COMPAT / "pyaesel_flows.py", "0.3": COMPAT / "pyaesel03_flows.py"}
 
 
-def test_pyaesel_scene_object_property_and_event_flows(
-    aesel_process: Callable[..., AeselProcess],
-) -> None:
-    if not (PYAESEL / "aesel" / "AeselTransactionClient.py").exists():
-        pytest.fail(f"PyAesel is not installed in {PYAESEL}: run `make test`, which installs it")
-    p = aesel_process()
+def run_flows(version: str, script: Path, *args: str) -> str:
+    install = INSTALLS[version]
+    if not (install / "aesel" / "AeselTransactionClient.py").exists():
+        pytest.fail(f"PyAesel {version} is not installed in {install}: run `make test`")
     # -S: no site-packages, so PyAesel's `aesel` package cannot be shadowed by this one
     result = subprocess.run(
-        [sys.executable, "-S", str(FLOWS), p.url, str(p.udp_port)],
-        env={"PYTHONPATH": str(PYAESEL)},
+        [sys.executable, "-S", str(script), *args],
+        env={"PYTHONPATH": str(install)},
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "pyaesel flows ok" in result.stdout
+    return result.stdout
 
 
-CATALOG_FLOWS = ROOT / "tests" / "compat" / "pyaesel_catalog_flows.py"
+@pytest.mark.parametrize("version", ["0.8", "0.3"])
+def test_pyaesel_scene_object_property_and_event_flows(
+    version: str, aesel_process: Callable[..., AeselProcess], tmp_path: Path
+) -> None:
+    p = aesel_process()
+    out = run_flows(version, FLOWS[version], p.url, str(p.udp_port), str(tmp_path))
+    assert "flows ok" in out
 
 
 def test_pyaesel_user_project_collection_and_asset_flows_with_auth(
     aesel_process: Callable[..., AeselProcess], tmp_path: Path
 ) -> None:
-    if not (PYAESEL / "aesel" / "AeselTransactionClient.py").exists():
-        pytest.fail(f"PyAesel is not installed in {PYAESEL}: run `make test`, which installs it")
+    # 0.8 only: 0.3 has no users, projects or collections (its asset flow runs above)
     p = aesel_process("--auth", "--admin-user", "root", "--admin-password", "root-pw")
-    result = subprocess.run(
-        [sys.executable, "-S", str(CATALOG_FLOWS), p.url, "root", "root-pw", str(tmp_path)],
-        env={"PYTHONPATH": str(PYAESEL)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "pyaesel catalog flows ok" in result.stdout
+    script = COMPAT / "pyaesel_catalog_flows.py"
+    out = run_flows("0.8", script, p.url, "root", "root-pw", str(tmp_path))
+    assert "pyaesel catalog flows ok" in out

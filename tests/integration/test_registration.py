@@ -1,5 +1,5 @@
-"""Registration, deregistration, alignment and the transforms between scenes (reference 1.4,
-3.5; decisions section 2)."""
+"""Registration, deregistration, alignment and the transforms between scenes (docs/compat.md §1.4,
+§3.5, §7)."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ async def test_empty_device_key_gets_a_generated_one(http: httpx.AsyncClient) ->
 
 
 async def test_deregister_removes_only_that_registration(http: httpx.AsyncClient) -> None:
-    # reference 7.3: deregistration deleted the device from every scene
+    # docs/compat.md §7.3: deregistration deleted the device from every scene
     await register(http, "a", "d")
     await register(http, "b", "d")
     r = await http.post(

@@ -1,4 +1,4 @@
-"""Scenes over real HTTP (reference 1.3)."""
+"""Scenes over real HTTP (docs/compat.md §1.3)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ async def test_create_get_update_delete(http: httpx.AsyncClient) -> None:
 
 
 async def test_update_keeps_active_and_public(http: httpx.AsyncClient) -> None:
-    # reference 7.16: every update reset active/public to the request's defaults
+    # docs/compat.md §7.16: every update reset active/public to the request's defaults
     await http.put("/v1/scene/p", json=scene_body(name="p", public=False, active=False))
     await http.post("/v1/scene/p", json=scene_body(name="q"))
     await http.put("/v1/scene/p/asset/as1")
@@ -59,8 +59,8 @@ async def test_append_and_remove_operations(http: httpx.AsyncClient) -> None:
     assert got["tags"] == ["a", "b"] and got["assets"] == ["x", "y"]
     await http.post("/v1/scene/t", json={"operation": 11, "scenes": [{"tags": ["a"]}]})
     assert (await http.get("/v1/scene/t")).json()["scenes"][0]["tags"] == ["b"]
-    await http.post("/v1/scene/t", json={"scenes": [{"tags": ["z"]}]})
-    assert (await http.get("/v1/scene/t")).json()["scenes"][0]["tags"] == ["z"]
+    await http.post("/v1/scene/t", json={"scenes": [{"tags": ["z"]}]})  # no operation: append
+    assert (await http.get("/v1/scene/t")).json()["scenes"][0]["tags"] == ["b", "z"]
 
 
 async def test_scene_assets(http: httpx.AsyncClient) -> None:
@@ -104,7 +104,7 @@ async def test_query_by_tags_and_distance_in_metres(http: httpx.AsyncClient) -> 
 
 
 async def test_private_scene_is_found_by_key_with_auth_off(http: httpx.AsyncClient) -> None:
-    # reference 7.16: GET by key only matched public scenes
+    # docs/compat.md §7.16: GET by key only matched public scenes
     await http.put("/v1/scene/priv", json=scene_body(public=False))
     assert (await http.get("/v1/scene/priv")).status_code == 200
 

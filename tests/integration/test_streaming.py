@@ -1,4 +1,4 @@
-"""Every change reaches every device registered to the scene, over real UDP (reference 3)."""
+"""Every change reaches every device registered to the scene, over real UDP (docs/compat.md §3)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ async def test_rest_changes_stream_with_their_msg_type(
 async def test_property_events_carry_their_real_msg_type(
     http: httpx.AsyncClient, make_device: Any
 ) -> None:
-    # reference 7.12: every property event said msg_type 9
+    # docs/compat.md §7.12: every property event said msg_type 9
     dev = await make_device()
     await register(http, "s", dev, "d")
     r = await http.post(
@@ -86,7 +86,7 @@ async def test_udp_update_reaches_every_device_and_only_that_scene(
 async def test_registration_is_effective_for_the_very_next_event(
     http: httpx.AsyncClient, make_device: Any
 ) -> None:
-    # reference 7.5: up to 5 s of cache lag, and no streaming for POSTed scenes
+    # docs/compat.md §7.5: up to 5 s of cache lag, and no streaming for POSTed scenes
     r = await http.post("/v1/scene", json={"scenes": [{"name": "posted"}]})
     scene = r.json()["scenes"][0]["key"]
     key = await new_object(http, scene)
@@ -112,7 +112,7 @@ async def test_deregistered_device_receives_nothing_more(
     stays.send({"msg_type": 1, "key": key, "scene": "s", "transform": T})
     assert (await stays.recv())["key"] == key
     await leaves.assert_silent()
-    # still registered to its other scene (reference 7.3)
+    # still registered to its other scene (docs/compat.md §7.3)
     other = await new_object(http, "t")
     assert (await leaves.recv())["key"] == other
 

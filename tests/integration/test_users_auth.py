@@ -1,4 +1,4 @@
-"""Users, login and ``--auth`` over real HTTP (reference 1.9; decisions 1 and 3)."""
+"""Users, login and ``--auth`` over real HTTP (docs/compat.md §1.9, §1.1)."""
 
 from __future__ import annotations
 

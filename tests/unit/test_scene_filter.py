@@ -1,4 +1,4 @@
-"""Scene query semantics (reference section 5), distance in metres."""
+"""Scene query semantics (docs/compat.md §5), distance in metres."""
 
 from __future__ import annotations
 

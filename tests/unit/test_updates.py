@@ -1,4 +1,4 @@
-"""Merge rules shared by REST, UDP and WebSocket (decisions section 2)."""
+"""Merge rules shared by REST, UDP and WebSocket (docs/compat.md §7)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ T = [float(i) for i in range(16)]
 
 
 def test_update_without_transform_keeps_the_stored_transform() -> None:
-    # reference 7.10: every update used to reset the transform to identity
+    # docs/compat.md §7.10: every update used to reset the transform to identity
     obj = new_object(ObjectIn(name="a", transform=T), "k", "s")
     for upd in (ObjectIn(name="b"), ObjectIn(assets=["x"]), ObjectIn(transform=[])):
         obj = update_object(obj, ObjectIn.model_validate(upd.model_dump(exclude_none=True)))
@@ -91,7 +91,7 @@ def test_keyframe_without_frame_is_invalid() -> None:
 
 
 def test_property_update_is_partial() -> None:
-    # reference 2.2: a property update used to blank every field it did not name
+    # docs/compat.md §2.2: a property update used to blank every field it did not name
     prop = new_property(PropertyIn(name="p", parent="o", values=[1.0, 2.0]), "k", "s")
     new = update_property(prop, PropertyIn(name="q"))
     assert (new.name, new.parent, new.values) == ("q", "o", (1.0, 2.0))

@@ -23,6 +23,22 @@ def test_pyaesel_object_shape_is_accepted() -> None:
     assert obj.has_legacy_transform()
 
 
+def test_pyaesel_03_object_shape_is_accepted() -> None:
+    # PyAesel 0.3 (pinned by the Blender clients): the legacy fields, and each object-level
+    # handle as one AeselGraphHandle (whose right_y defaults to [])
+    handle = {"left_type": "BEZIER", "left_x": 1.0, "left_y": 1.0, "right_type": None,
+              "right_x": None, "right_y": []}  # fmt: skip
+    body = {"key": None, "name": "cube", "scene": "s", "type": None, "subtype": None,
+            "frame": 0, "timestamp": None, "transform": [], "translation": [1, 1, 1],
+            "euler_rotation": [], "quaternion_rotation": [], "scale": [],
+            "translation_handle": handle, "rotation_handle": handle,
+            "scale_handle": handle}  # fmt: skip
+    obj = ObjectIn.model_validate(body)
+    assert obj.translation == [1.0, 1.0, 1.0] and obj.euler_rotation is None
+    with pytest.raises(ValidationError):
+        ObjectIn.model_validate({"translation_handle": {"left_x": "one"}})
+
+
 def test_ints_are_accepted_as_numbers() -> None:
     assert ObjectIn.model_validate({"transform": list(range(16))}).transform == [
         float(i) for i in range(16)
