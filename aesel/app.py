@@ -102,6 +102,7 @@ class Node:
             slow_timeout=settings.slow_timeout,
             high_water=settings.ws_high_water,
             drops=drops,
+            udp_rate=settings.udp_rate,
         )
         self.bus.subscribe(self.hub.deliver)
         self.security = make_security(settings)
@@ -197,6 +198,14 @@ class Node:
                 udp_in=lambda: self.udp.received if self.udp is not None else 0,
                 ws_in=lambda: self.ws.events_in,
                 ws_connections=lambda: self.ws.connections,
+                udp_kernel_drops=lambda: self.udp.kernel_drops() if self.udp is not None else 0,
+                unsaved=lambda: (
+                    sum(
+                        t.pending
+                        for t in (self.services.objects.table, self.services.properties.table)
+                    )
+                    + len(self.security.unsaved_floors())
+                ),
                 connections_refused=refused,
                 logins_refused=self.catalog.users.throttle.refused,
             )
@@ -228,6 +237,11 @@ class Node:
         await self.recordings.recorder.open()
         await self.catalog_store.open()
         await self.blobs.open()
+        orphans = await self.blobs.collect(await self.catalog_store.asset_keys())
+        if orphans:
+            log.warning(
+                "removed %d asset files that no metadata names (a crash mid-upload)", orphans
+            )
         if s.auth:
             await self.catalog.users.seed_admin(s.admin_user, s.admin_password.get_secret_value())
         self.services.objects.table.start()
@@ -265,6 +279,7 @@ class Node:
         catalog_api.install(app, self.catalog)
         app.state.metrics = self.metrics
         app.state.recordings = self.recordings
+        app.state.health = self.problem
         app.state.metrics_token = metrics_token(s)
         if app.state.metrics_token == "":
             log.warning("--auth without --metrics-token: GET /metrics answers 401 to everyone")
@@ -290,6 +305,15 @@ class Node:
             "aesel serving http=%s:%d udp=%s:%d ws=%s:%d data=%s (%d registrations loaded)",
             s.host, self.http_port, s.host, self.udp_port, s.host, self.ws_port, s.data_dir, n,
         )  # fmt: skip
+
+    def problem(self) -> str | None:
+        """Why the node cannot serve (a store closed or failing), for ``/health``."""
+        for store in (self.store, self.catalog_store):
+            check = getattr(store, "problem", None)  # an optional capability of a store
+            found = check() if check is not None else None
+            if found is not None:
+                return str(found)
+        return None
 
     async def stop(self) -> None:
         """Stop taking input, then flush streamed state and close the store."""

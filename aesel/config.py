@@ -137,6 +137,11 @@ class Settings(BaseSettings):
         "comma-separated networks (CIDR) registered devices may be sent datagrams in; "
         "broadcast, multicast and link-local addresses are always refused",
     )
+    udp_rate: Count = _f(
+        4 << 20,
+        "bytes a second the node sends to one UDP destination address at most, shared by every "
+        "device registered there (beyond: dropped, counted rate_limited; 0 = no cap)",
+    )
     max_devices_per_scene: Size = _f(1000, "most devices registered to one scene")
     max_devices_per_user: Size = _f(100, "most devices one user may register (with --auth)")
     metrics_token: SecretStr = _f(

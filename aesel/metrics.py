@@ -34,6 +34,8 @@ class Sources:
     udp_in: Callable[[], int]
     ws_in: Callable[[], int]
     ws_connections: Callable[[], int]
+    udp_kernel_drops: Callable[[], int] = lambda: 0
+    unsaved: Callable[[], int] = lambda: 0
     connections_refused: Counter[tuple[str, str]] = field(default_factory=Counter)
     logins_refused: Counter[str] = field(default_factory=Counter)
 
@@ -73,7 +75,9 @@ class AeselCollector:
         c = CounterMetricFamily(
             "aesel_drops", "Inbound events and deliveries dropped, by reason", labels=["reason"]
         )
-        for reason, n in sorted(s.drops.items()):
+        drops = Counter(s.drops)
+        drops["udp_rcvbuf"] = s.udp_kernel_drops()  # the kernel's count: a full receive buffer
+        for reason, n in sorted(drops.items()):
             c.add_metric([reason], n)
         yield c
         c = CounterMetricFamily(
@@ -92,6 +96,12 @@ class AeselCollector:
         )
         g.add_metric(["udp"], s.hub.device_count())
         g.add_metric(["ws"], s.hub.subscriber_count())
+        yield g
+        g = GaugeMetricFamily(
+            "aesel_unsaved",
+            "Streamed values and gcm replay floors not yet durable (dirty or being written)",
+        )
+        g.add_metric([], s.unsaved())
         yield g
         c = CounterMetricFamily(
             "aesel_connections_refused",

@@ -78,10 +78,9 @@ def bare_transform(doc: Any) -> BareTransform | None:
         return None
     if type(t) is not list or len(t) != 16 or not set(map(type, t)) <= _NUMBERS:
         return None
-    floats = tuple(map(float, t))
-    if not all(-FLOAT32_MAX <= x <= FLOAT32_MAX for x in floats):  # NaN fails too
+    if not all(-FLOAT32_MAX <= x <= FLOAT32_MAX for x in t):  # NaN fails too; ints exactly
         return None
-    return BareTransform(key, scene, floats, device or None)
+    return BareTransform(key, scene, tuple(map(float, t)), device or None)
 
 
 def describe(errors: Sequence[Mapping[str, Any]]) -> str:

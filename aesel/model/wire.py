@@ -9,27 +9,68 @@ Rules, chosen so that existing clients (PyAesel, the Blender clients) work uncha
   is accepted where a float is expected.
 - Unknown keys are errors. Every key an Aesel client is known to send is declared, including
   the legacy object fields and the envelope fields PyAesel echoes back.
+- Every number must fit every wire format it may take: NaN, infinities and anything beyond
+  float32 (binary frames carry transforms as float32) are refused here, on every path, so a
+  value that was accepted can always be stored, sent and read back.
+- Text must be valid Unicode: a lone surrogate (``"\\ud800"``) cannot be stored as UTF-8.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
+
+FLOAT32_MAX = 3.4028234663852886e38
+"""The largest finite float32; every number on the wire stays within +-FLOAT32_MAX."""
 
 
 def _empty_is_none(v: Any) -> Any:
     return None if isinstance(v, list) and not v else v
 
 
+def _float32(v: float) -> float:
+    if not -FLOAT32_MAX <= v <= FLOAT32_MAX:  # NaN fails both comparisons
+        raise ValueError(f"number is {v!r}, expected a finite number within float32 range")
+    return v
+
+
+def is_float32(v: float) -> bool:
+    """Whether ``v`` is finite and within float32 range (the check every number passes)."""
+    return -FLOAT32_MAX <= v <= FLOAT32_MAX
+
+
+def _valid_text(v: Any) -> Any:
+    for s in v if isinstance(v, list) else (v,):
+        if isinstance(s, str):
+            try:
+                s.encode()
+            except UnicodeEncodeError:
+                raise ValueError(
+                    "text holds a lone surrogate, expected valid unicode (utf-8)"
+                ) from None
+    return v
+
+
 class WireModel(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
+    _text = field_validator("*")(classmethod(lambda cls, v: _valid_text(v)))
 
-OptFloat = Annotated[float | None, BeforeValidator(_empty_is_none)]
+
+Float = Annotated[float, AfterValidator(_float32)]
+OptFloat = Annotated[Float | None, BeforeValidator(_empty_is_none)]
 OptStr = str | None
-Vec3 = Annotated[list[float] | None, BeforeValidator(_empty_is_none)]
-Vec4 = Annotated[list[float] | None, BeforeValidator(_empty_is_none)]
+Vec3 = Annotated[list[Float] | None, BeforeValidator(_empty_is_none)]
+Vec4 = Annotated[list[Float] | None, BeforeValidator(_empty_is_none)]
+Numbers = Annotated[list[Float] | None, BeforeValidator(_empty_is_none)]
 
 
 def _check_len(name: str, v: list[float] | None, *allowed: int) -> list[float] | None:
@@ -50,10 +91,10 @@ class GraphHandleIn(WireModel):
     right_y: OptFloat = None
 
 
-Handles = Annotated[list[GraphHandleIn] | list[float] | None, BeforeValidator(_empty_is_none)]
+Handles = Annotated[list[GraphHandleIn] | list[Float] | None, BeforeValidator(_empty_is_none)]
 # PyAesel 0.3 sends an object's own handles as one handle object each (accepted, not stored)
 LegacyHandle = Annotated[
-    GraphHandleIn | list[GraphHandleIn] | list[float] | None, BeforeValidator(_empty_is_none)
+    GraphHandleIn | list[GraphHandleIn] | list[Float] | None, BeforeValidator(_empty_is_none)
 ]
 
 
@@ -63,7 +104,7 @@ class ObjectFrameIn(WireModel):
     frame: int | None = None
     owner: OptStr = None
     scene: OptStr = None
-    transform: Annotated[list[float] | None, BeforeValidator(_empty_is_none)] = None
+    transform: Numbers = None
     translation_handle: Handles = None
     rotation_handle: Handles = None
     scale_handle: Handles = None
@@ -86,7 +127,7 @@ class ObjectActionIn(WireModel):
 class PropertyValueIn(WireModel):
     """One value of a property keyframe, with its curve handles."""
 
-    value: float
+    value: Float
     left_type: OptStr = None
     left_x: OptFloat = None
     left_y: OptFloat = None
@@ -124,7 +165,7 @@ class ObjectIn(WireModel):
     parent: OptStr = None
     asset_sub_id: OptStr = None
     assets: list[str] | None = None
-    transform: Annotated[list[float] | None, BeforeValidator(_empty_is_none)] = None
+    transform: Numbers = None
     actions: list[ObjectActionIn] | None = None
     device: OptStr = None  # aesel: the device sending a UDP/WebSocket event (lock checks)
     # legacy schema (docs/compat.md §2.1.1), composed as T.R.S when transform is absent
@@ -175,7 +216,7 @@ class PropertyIn(WireModel):
     asset_sub_id: OptStr = None
     scene: OptStr = None
     values: Annotated[
-        list[float] | list[PropertyValueIn] | None, BeforeValidator(_empty_is_none)
+        list[Float] | list[PropertyValueIn] | None, BeforeValidator(_empty_is_none)
     ] = None
     actions: list[PropertyActionIn] | None = None
     device: OptStr = None

@@ -23,6 +23,18 @@ binary subscriber exists). Then:
   bytes (WebSocket header included) are built once per format and written to every subscriber
   that has no interest filter and no events to skip; the others get a frame of their own.
 
+Isolation: one event or one recipient can never cost the others. An event that cannot be
+encoded in a format (a finite float beyond float32 reaches the binary encoder, say) is left
+out of that format's datagrams and frames and counted as ``encode_error``; a write that
+raises (a connection closing under us, a socket error) is counted (``closed``,
+``send_error``) and that recipient skipped. A WebSocket subscriber whose connection is
+closing is unsubscribed instead of written to. Every such failure is logged rate-limited.
+
+Outbound rate: each UDP destination address has a token bucket of ``udp_rate`` bytes a
+second (the same address registered by many devices shares one bucket), refilled once per
+flush. A destination with no tokens left gets nothing from that flush (counted
+``rate_limited``); a batch may overdraw the bucket once, so a large flush still leaves.
+
 Slow consumers: a WebSocket subscriber whose transport buffer is above the high watermark
 does not get writes; its events go to a bounded outbox that keeps only the latest event per
 object. When the transport drains (``on_writable``) the outbox leaves as one frame. A
@@ -40,12 +52,14 @@ import asyncio
 import bisect
 import logging
 import math
+import struct
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from aesel.logutil import LogLimiter
 from aesel.model.codes import CloseCode, MsgType
 from aesel.model.event import Event
 from aesel.model.stream import Format, Interest
@@ -71,6 +85,14 @@ class UdpTarget:
     format: Format = Format.JSON
     cipher: DatagramCipher | None = None
     frame: Matrix | None = None  # M_SD: object transforms go out as M_SD @ transform
+
+
+def _in_frame(cache: dict[Matrix, list[Encoded]], m: Matrix, items: list[Encoded]) -> list[Encoded]:
+    """``items`` in frame ``m``: the products are made once per flush and distinct frame."""
+    done = cache.get(m)
+    if done is None:
+        done = cache[m] = [e.in_frame(m) for e in items]
+    return done
 
 
 def in_frame(m: Matrix, t: list[float]) -> list[float]:
@@ -112,6 +134,9 @@ class Writer(Protocol):
 
     def close_slow(self, code: int, reason: str) -> None:
         """Close the connection because it fell behind."""
+
+    def is_closing(self) -> bool:
+        """Whether the connection is closing or closed: it must not be written to."""
 
 
 @dataclass(eq=False, slots=True)
@@ -158,10 +183,14 @@ class WsSubscriber:
         return False
 
 
+ENCODE_ERRORS = (ValueError, TypeError, OverflowError, struct.error)
+"""What an encoder raises on a value its format cannot hold (orjson's errors are TypeErrors)."""
+
+
 class Encoded:
     """One event with its encodings, each computed on first use."""
 
-    __slots__ = ("_binary", "_json", "_pos", "_ws", "event")
+    __slots__ = ("_binary", "_json", "_pos", "_ws", "event", "failed", "reported")
 
     def __init__(self, event: Event) -> None:
         self.event = event
@@ -169,6 +198,24 @@ class Encoded:
         self._ws: bytes | None = None
         self._binary: bytes | None = None
         self._pos: tuple[float, float, float] | bool | None = False
+        # "json" or "binary" (json and batch share one encoding) -> why it cannot be encoded
+        self.failed: dict[str, str] = {}
+        self.reported: set[str] = set()  # failures already counted as drops
+
+    def encodes(self, fmt: Format) -> bool:
+        """Whether the event can be encoded in ``fmt`` (the encoding is computed and kept)."""
+        kind = "binary" if fmt is Format.BINARY else "json"
+        if kind in self.failed:
+            return False
+        try:
+            if fmt is Format.BINARY:
+                self.binary  # noqa: B018 - computes and caches it
+            else:
+                self.ws  # noqa: B018 - holds the Aesel JSON, computed first
+        except ENCODE_ERRORS as e:
+            self.failed[kind] = f"{type(e).__name__}: {e}"
+            return False
+        return True
 
     @property
     def json(self) -> bytes:
@@ -192,10 +239,15 @@ class Encoded:
     def in_frame(self, m: Matrix) -> Encoded:
         """The event as a device whose frame is ``m`` receives it (itself if it has no
         transform)."""
-        if self.position is None:
-            return self
         e = self.event
-        payload = {**e.payload, "transform": in_frame(m, e.payload["transform"])}
+        try:
+            if self.position is None:
+                return self
+            payload = {**e.payload, "transform": in_frame(m, e.payload["transform"])}
+        except ENCODE_ERRORS as err:  # not numbers: it encodes in no format (counted)
+            broken = Encoded(e)
+            broken.failed = dict.fromkeys(("json", "binary"), f"{type(err).__name__}: {err}")
+            return broken
         return Encoded(Event(e.scene, e.msg_type, e.key, payload, e.seq, e.origin, e.t_in))
 
     @property
@@ -259,6 +311,7 @@ class Hub:
         high_water: int = 256 * 1024,
         drops: Counter[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        udp_rate: int = 4 << 20,
     ) -> None:
         self.epoch = epoch if epoch is not None else time.time_ns()
         self._udp: dict[str, dict[str, UdpTarget]] = {}
@@ -273,6 +326,10 @@ class Hub:
         self.drops = drops if drops is not None else Counter()
         self.clock = clock
         self.stats = HubStats()
+        self.udp_rate = udp_rate  # bytes a second per destination address; 0: no cap
+        self._buckets: dict[Addr, list[float]] = {}  # addr -> [tokens, last refill]
+        self._now = 0.0  # the clock, read once per flush
+        self._limited = LogLimiter(log)
 
     def attach_udp(self, send: Sender) -> None:
         """Set the function that writes one datagram (the UDP endpoint's ``sendto``)."""
@@ -364,50 +421,101 @@ class Hub:
         if not events:
             return
         self.stats.flushes += 1
+        self._now = self.clock()
         by_scene: dict[str, list[Encoded]] = {}
         for e in events:
             by_scene.setdefault(e.scene, []).append(Encoded(e))
         for scene, encoded in by_scene.items():
-            udp = self._udp.get(scene)
-            if udp and self._send is not None:
-                self._fan_udp(scene, encoded, udp, self._send)
-            ws = self._ws.get(scene)
-            if ws:
-                self._fan_ws(scene, encoded, ws)
+            try:
+                udp = self._udp.get(scene)
+                if udp and self._send is not None:
+                    self._fan_udp(scene, encoded, udp, self._send)
+                ws = self._ws.get(scene)
+                if ws:
+                    self._fan_ws(scene, encoded, ws)
+            except Exception as exc:  # a bug, never a bad value: still, the other scenes go out
+                self.drops["internal"] += len(encoded)
+                self._limited.warning("hub: fan-out of scene %r failed: %r", scene, exc)
         now = time.perf_counter_ns()
         observe = self.stats.observe
         for e in events:
             if e.t_in:
                 observe((now - e.t_in) / 1e9)
 
+    def _usable(self, scene: str, encoded: list[Encoded], fmt: Format) -> list[Encoded]:
+        """The events that encode in ``fmt``; each one that does not is counted and logged once."""
+        ok = []
+        for e in encoded:
+            if e.encodes(fmt):
+                ok.append(e)
+                continue
+            kind = "binary" if fmt is Format.BINARY else "json"
+            if kind not in e.reported:
+                e.reported.add(kind)
+                self.drops["encode_error"] += 1
+                self._limited.warning(
+                    "hub: event %d of %r in scene %r cannot be encoded as %s: %s",
+                    e.event.seq, e.event.key, scene, kind, e.failed[kind],
+                )  # fmt: skip
+        return ok
+
+    def _spend(self, addr: Addr, size: int) -> bool:
+        """Take ``size`` bytes from ``addr``'s bucket; ``False`` when it has none left."""
+        rate = self.udp_rate
+        if rate <= 0:
+            return True
+        bucket = self._buckets.get(addr)
+        now = self._now
+        if bucket is None:
+            if len(self._buckets) >= 65536:
+                self._prune_buckets()
+            bucket = self._buckets[addr] = [float(rate), now]
+        elif bucket[1] != now:  # refilled once per flush
+            bucket[0] = min(float(rate), bucket[0] + (now - bucket[1]) * rate)
+            bucket[1] = now
+        if bucket[0] <= 0:
+            return False
+        bucket[0] -= size  # may overdraw once: a large batch still leaves, then the addr waits
+        return True
+
+    def _prune_buckets(self) -> None:
+        """Forget buckets that are full again (their destinations have been quiet)."""
+        rate, now = self.udp_rate, self._now
+        self._buckets = {
+            a: b for a, b in self._buckets.items() if b[0] + (now - b[1]) * rate < rate
+        }
+
     def _fan_udp(
         self, scene: str, encoded: list[Encoded], targets: dict[str, UdpTarget], send: Sender
     ) -> None:
         # encoded once per wire format and frame: devices sharing a frame share the bytes
-        per_format: dict[tuple[Format, Matrix | None], list[bytes]] = {}
+        per_format: dict[tuple[Format, Matrix | None], tuple[list[bytes], int, int]] = {}
         framed: dict[Matrix, list[Encoded]] = {}
         stats = self.stats
-        n = len(encoded)
-        for target in targets.values():
-            fmt, frame = target.format, target.frame
-            datagrams = per_format.get((fmt, frame))
-            if datagrams is None:
-                items = encoded
-                if frame is not None:
-                    items = framed.get(frame) or framed.setdefault(
-                        frame, [e.in_frame(frame) for e in encoded]
-                    )
+        for target in list(targets.values()):
+            fmt, m = target.format, target.frame
+            prepared = per_format.get((fmt, m))
+            if prepared is None:
+                items = encoded if m is None else _in_frame(framed, m, encoded)
+                usable = self._usable(scene, items, fmt)
                 if fmt is Format.JSON:
-                    datagrams = [e.json for e in items]
+                    datagrams = [e.json for e in usable]
                 elif fmt is Format.BATCH:
-                    datagrams = codec.pack_datagrams(e.json for e in items)
+                    datagrams = codec.pack_datagrams(e.json for e in usable)
                 else:
                     datagrams = codec.pack_binary_datagrams(
-                        self.epoch, scene, [e.binary for e in items]
+                        self.epoch, scene, [e.binary for e in usable]
                     )
-                per_format[fmt, frame] = datagrams
-            cipher = target.cipher
+                prepared = (datagrams, len(usable), sum(map(len, datagrams)))
+                per_format[fmt, m] = prepared
+            datagrams, n, size = prepared
+            if not datagrams:
+                continue
             addr = target.addr
+            if not self._spend(addr, size):
+                self.drops["rate_limited"] += n
+                continue
+            cipher = target.cipher
             try:
                 if cipher is None:
                     for d in datagrams:
@@ -415,9 +523,10 @@ class Hub:
                 else:
                     for d in datagrams:
                         send(cipher.seal(d), addr)
-            except OSError:
+            except Exception as e:  # OSError from the socket; anything a cipher raises
                 stats.send_errors += 1
                 self.drops["send_error"] += 1
+                self._limited.warning("hub: udp send to %s:%s failed: %r", addr[0], addr[1], e)
                 continue
             stats.udp_datagrams += len(datagrams)
             stats.udp_deliveries += n
@@ -433,30 +542,34 @@ class Hub:
     def _fan_ws(self, scene: str, encoded: list[Encoded], subs: dict[int, WsSubscriber]) -> None:
         # frames shared by the subscribers of one format and device frame that get every event
         shared: dict[tuple[Format, Matrix | None], bytes] = {}
+        usable: dict[tuple[Format, Matrix | None], list[Encoded]] = {}
         framed: dict[Matrix, list[Encoded]] = {}
         first_seq = encoded[0].event.seq
         high = self.high_water
         stats = self.stats
         slow: list[WsSubscriber] = []
         for sub in list(subs.values()):
-            whole = sub.interest is None and sub.min_seq < first_seq
-            m = sub.frame
-            if whole:
-                items = encoded
-                if m is not None:
-                    items = framed.get(m) or framed.setdefault(m, [e.in_frame(m) for e in items])
-                frame = shared.get((sub.format, m))
+            fmt, m = sub.format, sub.frame
+            good = usable.get((fmt, m))
+            if good is None:
+                items = encoded if m is None else _in_frame(framed, m, encoded)
+                good = usable[fmt, m] = self._usable(scene, items, fmt)
+            writer = sub.writer
+            if writer.is_closing():
+                self.unsubscribe(scene, sub.id)
+                continue
+            if sub.interest is None and sub.min_seq < first_seq:
+                items = good
+                frame = shared.get((fmt, m))
             else:
-                items = [e for e in encoded if sub.wants(e)]
-                if not items:
-                    continue
-                if m is not None:
-                    items = [e.in_frame(m) for e in items]
+                items = [e for e in good if sub.wants(e)]
                 frame = None
+            if not items:
+                continue
             if sub.loading:
                 self._coalesce(sub, items)
                 continue
-            if sub.outbox or sub.writer.buffered() > high:
+            if sub.outbox or writer.buffered() > high:
                 self._coalesce(sub, items)
                 if (
                     len(sub.outbox) > self.max_outbox
@@ -465,14 +578,29 @@ class Hub:
                     slow.append(sub)
                 continue
             if frame is None:
-                frame = self._frame(scene, sub.format, items)
-                if whole:
-                    shared[sub.format, m] = frame
-            sub.writer.write(frame)
+                frame = self._frame(scene, fmt, items)
+                if items is good:
+                    shared[fmt, m] = frame
+            if not self._write(sub, frame):
+                continue
             stats.ws_frames += 1
             stats.ws_deliveries += len(items)
         for sub in slow:
             self.disconnect_slow(sub)
+
+    def _write(self, sub: WsSubscriber, frame: bytes) -> bool:
+        """Write one frame; a connection that fails the write is unsubscribed, not retried."""
+        try:
+            sub.writer.write(frame)
+        except Exception as e:  # RuntimeError/OSError from a transport that is closing
+            self.unsubscribe(sub.scene, sub.id)
+            self.drops["closed"] += 1
+            self._limited.warning(
+                "hub: write to subscriber %d of scene %r failed, unsubscribed: %r",
+                sub.id, sub.scene, e,
+            )  # fmt: skip
+            return False
+        return True
 
     def _coalesce(self, sub: WsSubscriber, items: list[Encoded]) -> None:
         if not sub.outbox:
@@ -489,7 +617,8 @@ class Hub:
             return
         items = sorted(sub.outbox.values(), key=lambda e: e.event.seq)
         sub.outbox.clear()
-        sub.writer.write(self._frame(sub.scene, sub.format, items))
+        if not self._write(sub, self._frame(sub.scene, sub.format, items)):
+            return
         self.stats.ws_frames += 1
         self.stats.ws_deliveries += len(items)
 

@@ -36,6 +36,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from aesel.errors import AeselError
 from aesel.model import inbound
@@ -100,6 +101,9 @@ class AeselConnection(ServerConnection):
     who: Principal = OPEN
     expires: float = math.inf  # the token's expiry (Unix time)
     pending_pong: asyncio.Future[float] | None = None
+    slow = False  # marked slow: nothing more is written, so the 4008 frame is next in line
+    tokens = 0.0  # the command budget (see WsServer.command_rate)
+    refilled = 0.0
     limits: ConnectionLimits | None = None  # set on the per-server subclass (WsServer.start)
     open_timeout = 10.0
     _address = ""
@@ -138,25 +142,40 @@ class AeselConnection(ServerConnection):
         super().connection_lost(exc)
 
     def write(self, data: bytes) -> None:
-        if not self.transport.is_closing():
+        if not self.slow and not self.transport.is_closing():
             self.transport.write(data)
 
     def buffered(self) -> int:
         return int(self.transport.get_write_buffer_size())
 
+    def is_closing(self) -> bool:
+        # after a close frame either way the transport may already refuse writes (write_eof)
+        return self.slow or self.transport.is_closing() or self.protocol.state is not State.OPEN
+
     def close_slow(self, code: int, reason: str) -> None:
+        if self.slow:
+            return
+        self.slow = True
         for sub in list(getattr(self, "subs", {}).values()):
             self.hub.unsubscribe(sub.scene, sub.id)
         with contextlib.suppress(Exception):
             self.protocol.fail(code, reason)
             self.send_data()
-        # the close frame waits behind the backlog; do not wait for a client that is not reading
+        # the close frame waits behind what is already buffered (nothing is added after it);
+        # a client that does not read within a second sees the connection aborted (1006)
         self.loop.call_later(1.0, self.transport.abort)
 
     def resume_writing(self) -> None:
         super().resume_writing()
         for sub in list(getattr(self, "subs", {}).values()):
             self.hub.on_writable(sub)
+
+
+def _costs(cmds: list[Any]) -> bool:
+    """Whether a message takes from the command budget: all do but events and unsubscribes."""
+    return any(not isinstance(c, Close) for c in cmds) and not any(
+        isinstance(c, Inbound | Unsubscribe) for c in cmds
+    )
 
 
 class WsServer:
@@ -176,6 +195,8 @@ class WsServer:
         sndbuf: int = 0,
         snapshot_limit: int = 100_000,
         ping_interval: float = 20.0,
+        command_rate: float = 20.0,
+        command_burst: int = 40,
         limits: ConnectionLimits | None = None,
         open_timeout: float = 10.0,
     ) -> None:
@@ -197,6 +218,10 @@ class WsServer:
         self.sndbuf = sndbuf
         self.snapshot_limit = snapshot_limit
         self.ping_interval = ping_interval
+        # commands (subscribe, resync, ping, ...; not inbound events) a connection may send a
+        # second, with a burst: one resync can cost a store query and megabytes of snapshot
+        self.command_rate = command_rate
+        self.command_burst = command_burst
         self.limits = limits
         self.open_timeout = open_timeout
         self._open: set[AeselConnection] = set()
@@ -318,10 +343,16 @@ class WsServer:
         self.connections += 1
         self._open.add(conn)
         conn.write(codec.ws_frame(session.welcome(self.hub.epoch, self.node).data))
+        conn.tokens, conn.refilled = float(self.command_burst), time.monotonic()
         try:
             async for message in conn:
                 self.received += 1
-                for cmd in session.receive(message):
+                if not await self._writable(conn):
+                    break
+                cmds = session.receive(message)
+                if _costs(cmds) and not self._budget(conn):
+                    cmds = self._refuse(conn, session, cmds)
+                for cmd in cmds:
                     await self._run(conn, session, cmd)
                 if session.state is not session.state.OPEN:
                     break
@@ -334,6 +365,44 @@ class WsServer:
             for sub in conn.subs.values():
                 self.hub.unsubscribe(sub.scene, sub.id)
             conn.subs.clear()
+
+    async def _writable(self, conn: AeselConnection) -> bool:
+        """Wait until the connection's buffer drains below its watermark before the next
+        command, whose reply or snapshot counts against the same limit as events: a client
+        that stops reading stops being read, and is closed with 4008 after ``slow_timeout``."""
+        if not conn.paused:
+            return not conn.slow
+        try:
+            await asyncio.wait_for(conn.drain(), self.hub.slow_timeout)
+        except TimeoutError:
+            self.hub.stats.slow_disconnects += 1
+            self.drops["slow_consumer"] += 1
+            log.warning("ws: connection %s disconnected: slow consumer (not reading)", conn.id)
+            conn.close_slow(4008, "slow consumer")
+            return False
+        return not conn.slow
+
+    def _budget(self, conn: AeselConnection) -> bool:
+        """Take one command from the connection's token bucket; ``False`` when it is empty."""
+        now = time.monotonic()
+        conn.tokens = min(
+            float(self.command_burst), conn.tokens + (now - conn.refilled) * self.command_rate
+        )
+        conn.refilled = now
+        if conn.tokens < 1.0:
+            return False
+        conn.tokens -= 1.0
+        return True
+
+    def _refuse(self, conn: AeselConnection, session: Session, cmds: list[Any]) -> list[Any]:
+        """Answer an over-budget message with an error; returns what must still run (a close)."""
+        self.drops["rate_limited"] += 1
+        for cmd in cmds:
+            if isinstance(cmd, Subscribe) and cmd.scene not in conn.subs:
+                session.scenes.pop(cmd.scene, None)  # never subscribed: the session forgets it
+        message = f"more than {self.command_rate:g} commands a second, expected fewer"
+        conn.write(codec.ws_frame(error("rate_limited", message).data))
+        return [c for c in cmds if isinstance(c, Close)]
 
     async def _run(self, conn: AeselConnection, session: Session, cmd: Any) -> None:
         if isinstance(cmd, Reply):

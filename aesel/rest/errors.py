@@ -13,11 +13,14 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from aesel.errors import AeselError
+from aesel.logutil import LogLimiter
 from aesel.model.codes import ErrCode
 from aesel.model.inbound import describe
 from aesel.rest.responses import error
 
 log = logging.getLogger(__name__)
+
+LONE_SURROGATE = "text holds a lone surrogate, expected valid unicode (utf-8)"
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
@@ -28,10 +31,12 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
 
 
 def install(app: FastAPI) -> None:
+    limited = LogLimiter(log, rate=2.0, burst=10)
+
     @app.exception_handler(AeselError)
     async def aesel_error(request: Request, exc: AeselError) -> Response:
-        if exc.status >= 500:
-            log.error("%s %s: %s", request.method, request.url.path, exc.message)
+        if exc.status >= 500:  # one line each, at most a few a second (a full disk: every call)
+            limited.warning("%s %s: %s", request.method, request.url.path, exc.message)
             return error(exc.status, int(exc.err_code), exc.reason.replace("_", " "))
         return error(exc.status, int(exc.err_code), exc.message)
 
@@ -50,6 +55,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> Response:
+        if "surrogates not allowed" in str(exc):  # a body the wire models do not check
+            return error(400, int(ErrCode.TRANSLATION_ERROR), LONE_SURROGATE)
         log.exception("%s %s failed", request.method, request.url.path)
         return error(500, int(ErrCode.PROCESSING_ERROR), "internal error")
 

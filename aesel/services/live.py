@@ -3,17 +3,24 @@
 Theory of operation. Every read goes through the cache, so a read sees the latest change
 whichever path made it. Two kinds of write:
 
-- ``put`` (REST): the cache changes at once, then the value is written to the store and the
-  call returns when it is durable. A pending write-behind value for that key is dropped: the
-  durable write is newer.
+- ``put`` (REST): the value is written to the store, and the cache changes only once the
+  write is durable, so a write that failed (and was answered 503) is never served. A pending
+  write-behind value for that key is dropped, since the durable write is newer (and put back
+  if the write fails). A streamed change that arrives while the write is in flight is newer
+  still: it stays in the cache and the flusher writes it after.
 - ``put_streamed`` (UDP, WebSocket): the cache changes at once and the key is marked dirty.
   A flusher writes all dirty values in one batch every ``flush_interval`` seconds, and on
   ``close``. Updates to one object between flushes coalesce into one write. After ``kill -9``
   at most the last ``flush_interval`` (plus one batch write) of streamed updates is lost.
+  A batch whose write fails or is cancelled goes back to the dirty set (a newer value wins),
+  and ``close`` lets an in-flight batch finish before its final flush: nothing is dropped.
 
 The store runs calls in the order issued, so an older snapshot can never overwrite a newer one.
 Deleted keys are remembered (tombstones), so a load racing with a delete cannot resurrect
-an object. Clean entries are evicted least-recently-used beyond ``max_cached``.
+an object. A tombstone whose delete is durable is kept only among the last ``max_tombstones``
+deletes (a snapshot filters recent deletes with :meth:`is_deleted`), and a new ``put`` of the
+key lifts it: memory stays bounded. Clean entries are evicted least-recently-used beyond
+``max_cached``.
 """
 
 from __future__ import annotations
@@ -21,9 +28,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, Protocol, TypeVar
+
+from aesel.logutil import LogLimiter
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +55,7 @@ class LiveTable(Generic[E]):
         *,
         flush_interval: float = 0.1,
         max_cached: int = 100_000,
+        max_tombstones: int = 10_000,
     ) -> None:
         self.name = name
         self._load = load
@@ -53,14 +63,19 @@ class LiveTable(Generic[E]):
         self._delete = delete
         self.flush_interval = flush_interval
         self.max_cached = max_cached
+        self.max_tombstones = max_tombstones
         self._cache: OrderedDict[str, E] = OrderedDict()
         self._dirty: dict[str, E] = {}
         self._loading: dict[str, asyncio.Future[E | None]] = {}
-        self._tombstones: set[str] = set()
+        self._tombstones: OrderedDict[str, None] = OrderedDict()
+        self._deleting: Counter[str] = Counter()  # deletes in flight, by key
+        self._closing = asyncio.Event()
+        self._in_flight = 0
         self._task: asyncio.Task[None] | None = None
         self.flushes = 0
         self.flushed = 0
         self.flush_errors = 0
+        self._limited = LogLimiter(log)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -111,11 +126,20 @@ class LiveTable(Generic[E]):
             del self._cache[oldest]
 
     async def put(self, values: Sequence[E]) -> None:
-        """Change the cache, then write durably; returns when the write is durable."""
+        """Write durably, then change the cache; returns when the write is durable."""
+        before = {v.key: self._cache.get(v.key) for v in values}
+        superseded = {v.key: self._dirty.pop(v.key) for v in values if v.key in self._dirty}
+        try:
+            await self._save(values)
+        except BaseException:
+            for k, old in superseded.items():
+                self._dirty.setdefault(k, old)  # still unsaved: the flusher writes it
+            raise
         for v in values:
-            self._dirty.pop(v.key, None)
-            self._remember(v)
-        await self._save(values)
+            if v.key not in self._deleting:  # a re-created key; a delete in flight still wins
+                self._tombstones.pop(v.key, None)
+            if self._cache.get(v.key) is before[v.key]:  # else a streamed change is newer
+                self._remember(v)
 
     def put_streamed(self, value: E) -> None:
         """Change the cache now; the store follows within ``flush_interval``."""
@@ -123,41 +147,68 @@ class LiveTable(Generic[E]):
         self._dirty[value.key] = value
 
     async def delete(self, key: str) -> bool:
-        self._tombstones.add(key)
+        self._tombstones[key] = None
+        self._tombstones.move_to_end(key)
         self._cache.pop(key, None)
         self._dirty.pop(key, None)
-        return await self._delete(key)
+        self._deleting[key] += 1
+        try:
+            return await self._delete(key)
+        finally:
+            self._deleting[key] -= 1
+            if not self._deleting[key]:
+                del self._deleting[key]
+            self._prune_tombstones()
+
+    def _prune_tombstones(self) -> None:
+        """Forget the oldest durable deletes beyond ``max_tombstones``."""
+        while len(self._tombstones) > self.max_tombstones:
+            oldest = next(iter(self._tombstones))
+            if oldest in self._deleting or oldest in self._loading:
+                break  # still racing: its guard is needed
+            del self._tombstones[oldest]
 
     def is_deleted(self, key: str) -> bool:
         return key in self._tombstones
+
+    @property
+    def tombstones(self) -> int:
+        return len(self._tombstones)
 
     # -- write-behind ---------------------------------------------------------------------
 
     @property
     def pending(self) -> int:
-        return len(self._dirty)
+        """Streamed values not yet durable: dirty, or in the batch being written."""
+        return len(self._dirty) + self._in_flight
 
     async def flush(self) -> None:
         """Write every dirty value now, in one batch."""
         if not self._dirty:
             return
         batch, self._dirty = self._dirty, {}
+        self._in_flight = len(batch)
         try:
             await self._save(list(batch.values()))
-        except Exception:
-            self.flush_errors += 1
-            log.exception(
-                "%s: write-behind flush of %d values failed; will retry", self.name, len(batch)
-            )
+        except BaseException as e:  # CancelledError too: the batch is never dropped
             for k, v in batch.items():
                 self._dirty.setdefault(k, v)  # a newer value, if any, wins
+            if isinstance(e, Exception):
+                self.flush_errors += 1
+                self._limited.warning(
+                    "%s: write-behind flush of %d values failed, will retry: %s",
+                    self.name, len(batch), e,
+                )  # fmt: skip
             raise
+        finally:
+            self._in_flight = 0
         self.flushes += 1
         self.flushed += len(batch)
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval)
+        while not self._closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.flush_interval)
             with contextlib.suppress(Exception):
                 await self.flush()
 
@@ -168,9 +219,9 @@ class LiveTable(Generic[E]):
             )
 
     async def close(self) -> None:
+        """Stop the flusher, letting a batch in flight finish (never cancelled), then flush."""
+        self._closing.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
             self._task = None
         await self.flush()

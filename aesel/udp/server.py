@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -65,3 +66,31 @@ class UdpEndpoint(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         self.drops["socket_error"] += 1
         self._limited.warning("udp: socket error: %s", exc)
+
+    def kernel_drops(self) -> int:
+        """Datagrams the kernel dropped because the socket's receive buffer was full.
+
+        Read from ``/proc/net/udp`` (the ``drops`` column of this socket's inode) when
+        ``/metrics`` is scraped: asyncio offers no ``SO_RXQ_OVFL`` ancillary data. 0 where
+        there is no such file.
+        """
+        sock = self.transport.get_extra_info("socket") if self.transport is not None else None
+        if sock is None:
+            return 0
+        return socket_drops(os.fstat(sock.fileno()).st_ino)
+
+
+def socket_drops(inode: int, tables: tuple[str, ...] = ("/proc/net/udp", "/proc/net/udp6")) -> int:
+    """The kernel's drop count for the UDP socket with ``inode`` (0 when not found)."""
+    wanted = str(inode)
+    for path in tables:
+        try:
+            with open(path) as f:
+                next(f, None)  # the header
+                for line in f:
+                    cols = line.split()
+                    if len(cols) >= 13 and cols[9] == wanted:
+                        return int(cols[12])
+        except OSError:
+            continue
+    return 0

@@ -236,7 +236,7 @@ async def test_token_verifier_refuses_the_handshake(node: Node) -> None:
 async def tight_node(tmp_path: Path) -> AsyncIterator[Node]:
     """A node with small buffers and a short slow-consumer timeout."""
     s = Settings(
-        http_port=0, udp_port=0, ws_port=0, data_dir=tmp_path / "data",
+        http_port=0, udp_port=0, ws_port=0, data_dir=tmp_path / "tight",
         ws_high_water=16 * 1024, ws_sndbuf=4096, slow_timeout=0.3,
     )  # fmt: skip
     n = Node(s)

@@ -26,9 +26,16 @@ class FakeWriter:
         self.frames: list[bytes] = []
         self.backlog = 0
         self.closed: tuple[int, str] | None = None
+        self.closing = False
+        self.fail: Exception | None = None
 
     def write(self, data: bytes) -> None:
+        if self.fail is not None:
+            raise self.fail
         self.frames.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closing
 
     def buffered(self) -> int:
         return self.backlog
@@ -195,3 +202,118 @@ def test_latency_quantile() -> None:
         hub.stats.observe(s)
     assert latency_quantile(hub.stats, 0.5) == 0.0005
     assert latency_quantile(hub.stats, 0.99) == 0.005
+
+
+# -- isolation: one bad event or one failing recipient costs no one else ---------------------
+
+
+def binary_events(frame: bytes) -> list[dict[str, object]]:
+    n = frame[1] & 0x7F
+    body = frame[2:] if n < 126 else frame[4:] if n == 126 else frame[10:]
+    return codec.decode_binary(body)[3]
+
+
+def test_a_value_beyond_float32_costs_only_its_own_event_in_the_binary_format() -> None:
+    hub, turn, sent = make_hub()
+    binary, json_a, other = FakeWriter(), FakeWriter(), FakeWriter()
+    hub.subscribe(WsSubscriber(1, "a", binary, Format.BINARY))
+    hub.subscribe(WsSubscriber(2, "a", json_a))
+    hub.subscribe(WsSubscriber(3, "b", other))
+    hub.add_device("a", "bin", ("h", 1), format=Format.BINARY)
+    hub.add_device("b", "json", ("h", 2))
+    hub.deliver(ev(1, "poison", x=1e300, scene="a"))
+    hub.deliver(ev(2, "fine", x=1.0, scene="a"))
+    for i in range(3, 6):
+        hub.deliver(ev(i, f"b{i}", scene="b"))
+    turn.end()  # before: OverflowError out of flush, every scene's events lost
+    assert [r["key"] for r in binary_events(binary.frames[0])] == ["fine"]
+    assert [e["seq"] for e in json_a.messages()[0]["events"]] == [1, 2]  # type: ignore[index]
+    assert [e["seq"] for e in other.messages()[0]["events"]] == [3, 4, 5]  # type: ignore[index]
+    assert sorted(addr[1] for _, addr in sent) == [1, 2, 2, 2]
+    (datagram,) = [d for d, addr in sent if addr[1] == 1]
+    assert [r["key"] for r in codec.decode_binary(datagram)[3]] == ["fine"]
+    assert hub.drops["encode_error"] == 1  # one event lost to one format, counted once
+
+
+def test_a_write_that_raises_skips_that_subscriber_and_unsubscribes_it() -> None:
+    hub, turn, sent = make_hub()
+    broken, ok, other = FakeWriter(), FakeWriter(), FakeWriter()
+    broken.fail = RuntimeError("Cannot call write() after write_eof()")
+    hub.subscribe(WsSubscriber(1, "a", broken))
+    hub.subscribe(WsSubscriber(2, "a", ok))
+    hub.subscribe(WsSubscriber(3, "b", other))
+    hub.add_device("b", "d", ("h", 9))
+    hub.deliver(ev(1, scene="a"))
+    hub.deliver(ev(2, scene="b"))
+    turn.end()
+    assert len(ok.frames) == 1 and len(other.frames) == 1 and len(sent) == 1
+    assert hub.subscriber("a", 1) is None and hub.drops["closed"] == 1
+    hub.deliver(ev(3, scene="a"))
+    turn.end()
+    assert len(ok.frames) == 2 and hub.drops["closed"] == 1  # not written to again
+
+
+def test_a_closing_connection_is_unsubscribed_not_written_to() -> None:
+    hub, turn, _ = make_hub()
+    closing, ok = FakeWriter(), FakeWriter()
+    closing.closing = True
+    hub.subscribe(WsSubscriber(1, "a", closing))
+    hub.subscribe(WsSubscriber(2, "a", ok))
+    hub.deliver(ev(1, scene="a"))
+    turn.end()
+    assert closing.frames == [] and len(ok.frames) == 1
+    assert hub.subscriber("a", 1) is None
+
+
+def test_a_udp_send_that_raises_skips_that_device_only() -> None:
+    turn = Turn()
+    hub = Hub(epoch=7, schedule=turn)
+    sent: list[tuple[str, int]] = []
+
+    def send(data: bytes, addr: tuple[str, int]) -> None:
+        if addr[1] == 1:
+            raise OSError("network unreachable")
+        sent.append(addr)
+
+    hub.attach_udp(send)
+    hub.add_device("a", "bad", ("h", 1))
+    hub.add_device("a", "good", ("h", 2))
+    hub.deliver(ev(1, scene="a"))
+    turn.end()
+    assert sent == [("h", 2)] and hub.drops["send_error"] == 1
+
+
+# -- outbound rate per destination -----------------------------------------------------------
+
+
+def test_udp_rate_is_capped_per_destination_and_refilled_per_flush() -> None:
+    now = [0.0]
+    hub, turn, sent = make_hub(udp_rate=2000, clock=lambda: now[0])
+    for i in range(50):  # many devices, one victim address: one bucket
+        hub.add_device("a", f"d{i}", ("victim", 1))
+    hub.add_device("a", "other", ("other", 2))
+    hub.deliver(ev(1, scene="a"))
+    turn.end()
+    to_victim = sum(len(d) for d, a in sent if a[0] == "victim")
+    size = len(sent[0][0])
+    assert to_victim <= 2000 + size  # one overdraw at most
+    assert [a for _, a in sent].count(("other", 2)) == 1
+    assert hub.drops["rate_limited"] == 50 - to_victim // size
+    sent.clear()
+    hub.deliver(ev(2, scene="a"))
+    turn.end()  # same instant: no refill
+    assert [a for _, a in sent] == [("other", 2)]
+    now[0] += 1.0  # a second later the bucket is full again
+    sent.clear()
+    hub.deliver(ev(3, scene="a"))
+    turn.end()
+    assert 0 < sum(len(d) for d, a in sent if a[0] == "victim") <= 2000 + size
+
+
+def test_udp_rate_zero_means_no_cap() -> None:
+    hub, turn, sent = make_hub(udp_rate=0)
+    for i in range(100):
+        hub.add_device("a", f"d{i}", ("victim", 1))
+    hub.deliver(ev(1, scene="a"))
+    turn.end()
+    assert len(sent) == 100 and "rate_limited" not in hub.drops

@@ -127,3 +127,14 @@ def test_websocket_subscribers_in_one_frame_share_one_frame_of_bytes() -> None:
     data = writers[1].messages()[1]["events"][0]["data"]  # type: ignore[index]
     assert close(data["transform"], tf.matmul(M2, tuple(T)))
     assert writers[2].messages()[1]["events"][0]["data"]["transform"] == T  # type: ignore[index]
+
+
+def test_a_transform_that_cannot_be_multiplied_is_dropped_for_framed_devices_only() -> None:
+    hub, turn, sent = hub_with({"a": (Format.JSON, M1), "plain": (Format.JSON, None)})
+    hub.deliver(event(1, [*T[:15], "x"]))  # type: ignore[list-item]
+    hub.deliver(event(2, T))
+    turn.end()
+    got = [(key, orjson.loads(data)) for data, key in sent]
+    assert [key for key, _ in got] == ["a", "plain", "plain"]
+    assert close(got[0][1]["transform"], tf.matmul(M1, tuple(T)))
+    assert hub.drops["encode_error"] == 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -95,3 +98,43 @@ def test_pyaesel_registration_body() -> None:
     }  # fmt: skip
     scene = SceneList.model_validate(body).scenes[0]
     assert scene.devices is not None and scene.devices[0].hostname == "localhost"
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 1e300, -3.5e38, 10**40])
+@pytest.mark.parametrize(
+    "model, doc",
+    [
+        (ObjectIn, lambda b: {"transform": [b] + [0.0] * 15}),
+        (ObjectIn, lambda b: {"translation": [0.0, b, 0.0]}),
+        (ObjectIn, lambda b: {"quaternion_rotation": [1.0, 0.0, 0.0, b]}),
+        (
+            ObjectIn,
+            lambda b: {
+                "actions": [
+                    {"name": "a", "keyframes": [{"frame": 1, "transform": [0.0] * 15 + [b]}]}
+                ]
+            },
+        ),
+        (ObjectIn, lambda b: {"translation_handle": [b]}),
+        (PropertyIn, lambda b: {"values": [b]}),
+        (PropertyIn, lambda b: {"values": [{"value": 1.0, "left_x": b}]}),
+        (SceneIn, lambda b: {"transform": {"translation": [b, 0.0, 0.0]}}),
+        (SceneIn, lambda b: {"distance": b}),
+    ],
+)
+def test_numbers_beyond_float32_are_refused(model: Any, doc: Any, bad: float) -> None:
+    with pytest.raises(ValidationError, match="float32"):
+        model.model_validate(doc(bad))
+
+
+def test_the_float32_extremes_are_accepted() -> None:
+    edge = 3.4028234663852886e38
+    obj = ObjectIn.model_validate({"transform": [edge, -edge] + [0.0] * 14})
+    assert obj.transform is not None and obj.transform[:2] == [edge, -edge]
+
+
+def test_a_lone_surrogate_in_text_is_refused() -> None:
+    with pytest.raises(ValidationError, match="lone surrogate"):
+        ObjectIn.model_validate({"name": "\ud800"})
+    with pytest.raises(ValidationError, match="lone surrogate"):
+        SceneIn.model_validate({"tags": ["ok", "\udfff"]})

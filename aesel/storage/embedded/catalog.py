@@ -9,7 +9,10 @@ Blobs: an upload writes to ``assets/.tmp-<random>`` in 1 MiB batches from a work
 ``fsync``\\ s it, then renames it to ``assets/<key>`` (atomic on POSIX). The metadata row is
 inserted only after that rename succeeds, and an aborted upload unlinks its temporary file, so
 neither a partial file nor orphan metadata is ever visible. Temporary files left by a crash are
-removed at :meth:`FileBlobs.open`.
+removed at :meth:`FileBlobs.open`, and a blob renamed into place whose metadata a crash kept
+from committing is removed at start by :meth:`FileBlobs.collect` (the node passes the keys the
+catalog knows). A write that fails (a full disk) is a ``BackendUnavailable`` (503), whatever
+closing the partial file raises after it.
 """
 
 from __future__ import annotations
@@ -101,6 +104,11 @@ class SqliteCatalog(SqliteDb):
 
         return await self._tx(run)
 
+    async def asset_keys(self) -> set[str]:
+        """The key of every asset (every blob that should exist)."""
+        rows = await self._run(lambda db: db.execute("SELECT key FROM assets").fetchall())
+        return {r[0] for r in rows}
+
     async def get_asset(self, key: str) -> AssetMeta | None:
         return await self._get(AssetMeta, "SELECT doc FROM assets WHERE key=?", key)
 
@@ -163,7 +171,8 @@ class SqliteCatalog(SqliteDb):
                 for r in (AssetRelationship.model_validate_json(d) for (d,) in rows)
                 if f.matches(r)
             ]
-            db.executemany("DELETE FROM relationships WHERE id=?", [(r.id,) for r in gone])
+            for r in gone:  # not executemany: see SqliteDb._write
+                db.execute("DELETE FROM relationships WHERE id=?", (r.id,))
             return gone
 
         return await self._tx(run)
@@ -283,7 +292,11 @@ class FileUpload:
         self._buffer += chunk
         self.size += len(chunk)
         if len(self._buffer) >= WRITE_BATCH:
-            await self._flush()
+            try:
+                await self._flush()
+            except OSError as e:
+                await self.abort()
+                raise BackendUnavailable(f"cannot store asset: {e.strerror}") from e
 
     async def commit(self, key: str) -> None:
         try:
@@ -309,8 +322,9 @@ class FileUpload:
     async def abort(self) -> None:
         def drop() -> None:
             if self._file is not None:
-                self._file.close()
-                self._file = None
+                file, self._file = self._file, None
+                with contextlib.suppress(OSError):  # flushing the rest fails on a full disk
+                    file.close()
             with contextlib.suppress(FileNotFoundError):
                 self._tmp.unlink()
 
@@ -331,6 +345,21 @@ class FileBlobs:
                 stale.unlink(missing_ok=True)
 
         await asyncio.to_thread(prepare)
+
+    async def collect(self, known: set[str]) -> int:
+        """Remove blobs whose key the catalog does not know (a crash between the rename and
+        the metadata commit left them); returns how many. Run at start, before any upload."""
+
+        def sweep() -> int:
+            orphans = [
+                p for p in self.root.iterdir()
+                if p.is_file() and not p.name.startswith(".") and p.name not in known
+            ]  # fmt: skip
+            for p in orphans:
+                p.unlink(missing_ok=True)
+            return len(orphans)
+
+        return await asyncio.to_thread(sweep)
 
     def sync_dir(self) -> None:
         """fsync the directory, so a rename survives a machine crash."""

@@ -6,6 +6,14 @@ from one caller apply in order. WAL mode with ``synchronous=FULL``: a committed 
 a crash of the process and of the machine. Entities are JSON documents beside the columns that
 queries filter on. SQLite errors are translated here, once: a constraint violation is a
 ``Conflict``, anything else ``BackendUnavailable``.
+
+Faults. The connection holds an exclusive lock (``locking_mode=EXCLUSIVE``), so the WAL
+index lives in heap memory instead of a shared mmap of ``<db>-shm``: a store file that turns
+unwritable under us gives an I/O error (answered 503 and logged), not a SIGBUS that kills the
+process; it also means one aesel process per data directory. ``open`` refuses, with one line
+naming the file, an empty file where a store was expected, a file that fails
+``PRAGMA quick_check``, and a store it cannot write. :meth:`problem` says whether the last
+call failed (the last write, once any write succeeded again), for ``/health``.
 """
 
 from __future__ import annotations
@@ -18,12 +26,26 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
+from pydantic import ValidationError
 
 from aesel.errors import BackendUnavailable, Conflict
 from aesel.model.entities import Entity
 
 T = TypeVar("T")
 E = TypeVar("E", bound=Entity)
+
+
+def _parse(cls: type[E], doc: bytes | str) -> E:
+    """A stored document as an entity; one that no longer parses (written by an older version,
+    or damaged) is a ``BackendUnavailable`` naming what is wrong, never an internal error."""
+    try:
+        return cls.model_validate_json(doc)
+    except ValidationError as e:
+        err = e.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise BackendUnavailable(
+            f"a stored {cls.__name__.lower()} does not parse: {where}: {err['msg'].lower()}"
+        ) from None
 
 
 def dump(e: Entity) -> bytes:
@@ -39,6 +61,14 @@ class SqliteDb:
         self._schema = schema
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"aesel-{path.stem}")
         self._db: sqlite3.Connection | None = None
+        self._error: str | None = None  # the last failure, until a write succeeds
+        self._closed = False
+
+    def problem(self) -> str | None:
+        """Why the store cannot serve (closed, or its last call failed); ``None`` when healthy."""
+        if self._db is None:
+            return f"{self.path.name} is closed"
+        return f"{self.path.name}: {self._error}" if self._error is not None else None
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
@@ -48,6 +78,7 @@ class SqliteDb:
             except sqlite3.IntegrityError as e:
                 raise Conflict(f"already taken: {e}") from e
             except sqlite3.Error as e:
+                self._error = str(e)
                 raise BackendUnavailable(f"sqlite: {e}") from e
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
@@ -63,23 +94,54 @@ class SqliteDb:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            self._error = None
             return out
 
         return await self._run(run)
 
     async def _write(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        """``executemany`` in one transaction."""
-        await self._tx(lambda db: db.executemany(sql, rows))
+        """``sql`` once per row, in one transaction.
+
+        Not ``executemany``: under load it failed now and then with SQLITE_MISUSE ("bad
+        parameter or other API misuse") on rows that ``execute`` then wrote fine.
+        """
+
+        def run(db: sqlite3.Connection) -> None:
+            for row in rows:
+                db.execute(sql, row)
+
+        await self._tx(run)
 
     async def open(self) -> None:
+        """Open (or create) the store; refuses an empty, damaged or unwritable one."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
         def connect() -> None:
+            if self.path.is_file() and self.path.stat().st_size == 0:
+                raise BackendUnavailable(
+                    f"cannot open {self.path}: the file is empty, expected an aesel store "
+                    "(remove it to start afresh)"
+                )
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=5000")
-            db.executescript(self._schema)
+            try:
+                # the WAL index in heap memory, not a mmap of <db>-shm: a store file that turns
+                # unwritable is then an I/O error (503), not a SIGBUS that kills the process
+                db.execute("PRAGMA locking_mode=EXCLUSIVE")
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+                db.execute("PRAGMA busy_timeout=5000")
+                rows = [r[0] for r in db.execute("PRAGMA quick_check(5)")]
+                if rows != ["ok"]:
+                    raise BackendUnavailable(
+                        f"cannot open {self.path}: integrity check failed: {'; '.join(rows)}"
+                    )
+                db.executescript(self._schema)
+                # a real write: a read-only file or directory is refused now, not at first use
+                (version,) = db.execute("PRAGMA user_version").fetchone()
+                db.execute(f"PRAGMA user_version={int(version)}")
+            except BaseException:
+                db.close()
+                raise
             self._db = db
 
         try:
@@ -88,6 +150,10 @@ class SqliteDb:
             raise BackendUnavailable(f"cannot open {self.path}: {e}") from e
 
     async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+
         def disconnect() -> None:
             if self._db is not None:
                 self._db.close()
@@ -97,12 +163,13 @@ class SqliteDb:
         self._executor.shutdown(wait=True)
 
     async def _get(self, cls: type[E], sql: str, *args: Any) -> E | None:
-        row = await self._run(lambda db: db.execute(sql, args).fetchone())
-        return cls.model_validate_json(row[0]) if row else None
+        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
+        row = rows[0] if rows else None
+        return _parse(cls, row[0]) if row else None
 
     async def _all(self, cls: type[E], sql: str, *args: Any) -> list[E]:
         rows = await self._run(lambda db: db.execute(sql, args).fetchall())
-        return [cls.model_validate_json(r[0]) for r in rows]
+        return [_parse(cls, r[0]) for r in rows]
 
     async def _delete(self, sql: str, *args: Any) -> bool:
         """Run a DELETE; ``True`` when it removed a row."""
