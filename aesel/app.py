@@ -38,6 +38,7 @@ from aesel.services.objects import ObjectService
 from aesel.services.policy import Principal
 from aesel.services.projects import ProjectService
 from aesel.services.properties import PropertyService
+from aesel.services.recordings import Recorder, Recordings, Replays
 from aesel.services.scenes import SceneService
 from aesel.services.throttle import LoginThrottle
 from aesel.services.users import UserService, stored_secret
@@ -45,6 +46,7 @@ from aesel.storage.base import ContentStore, GraphStore
 from aesel.storage.catalog import BlobStore, CatalogStore
 from aesel.storage.embedded import SqliteStore
 from aesel.storage.embedded.catalog import FileBlobs, SqliteCatalog
+from aesel.storage.embedded.recordings import FileRecordings
 from aesel.udp.crypto import CbcCodec, UdpSecurity, cbc_key_bytes
 from aesel.udp.egress import DeviceKeyIssuer, UdpEgress
 from aesel.udp.floors import ReplayFloors
@@ -191,6 +193,13 @@ class Node:
             ingest=Ingest(objects, properties, is_protected=self.security.is_protected),
             drops=drops,
         )
+        self.recording_store = FileRecordings(settings.data_dir)
+        scenes = self.services.scenes
+        recorder = Recorder(self.recording_store, scenes, flush_interval=flush)
+        self.bus.subscribe(recorder.on_event)
+        self.recordings = Recordings(
+            recorder, Replays(self.recording_store, scenes, objects, properties)
+        )
         self.catalog_store = self.backends.catalog
         self.blobs = self.backends.blobs
         self.catalog = Catalog(
@@ -289,6 +298,7 @@ class Node:
             await store.open()
         await self.floors.start()  # before the registrations make the gcm channels
         n = await self.services.scenes.load_registrations()
+        await self.recordings.recorder.open()
         if self.backends.sweep is not None:
             orphans = await self.backends.sweep()
             if orphans:
@@ -331,6 +341,7 @@ class Node:
         app = create_app(self.services, max_body=s.max_body)
         catalog_api.install(app, self.catalog)
         app.state.metrics = self.metrics
+        app.state.recordings = self.recordings
         app.state.health = self.problem
         app.state.metrics_token = metrics_token(s)
         if app.state.metrics_token == "":
@@ -381,6 +392,8 @@ class Node:
         if self._udp_transport is not None:
             self._udp_transport.close()
         await self.floors.stop()
+        await self.recordings.replays.close()
+        await self.recordings.recorder.close()
         for table in (self.services.objects.table, self.services.properties.table):
             try:
                 await table.close()

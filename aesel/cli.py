@@ -152,6 +152,11 @@ def main(argv: list[str] | None = None) -> None:
         from aesel import migrate
 
         raise SystemExit(migrate.main(args[1:]))
+    if args[:1] in (["record"], ["replay"]):  # clients of a running node's REST API
+        from aesel.recordcli import main as recordings
+
+        recordings(args)
+        return
     settings = load_settings(argv)
     logging.basicConfig(
         level=settings.log_level.upper(),

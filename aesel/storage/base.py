@@ -362,3 +362,45 @@ class Store(ObjectStore, PropertyStore, SceneStore, ReplayFloorStore, Protocol):
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingInfo:
+    """A stored recording: ``started`` in Unix nanoseconds, ``size`` in bytes; ``active``
+    while the recorder still appends to it."""
+
+    id: str
+    scene: str
+    started: int
+    size: int
+    active: bool
+
+
+class RecordingStore(Protocol):
+    """Durable storage of recordings (the bytes of ``aesel.model.recording``), a separate
+    capability from :class:`Store` (the embedded store keeps files; GridFS may implement it).
+
+    A recording is written by one recorder, in order: ``create_recording`` with its first
+    bytes, ``append_recording`` of whole records, ``finish_recording``. Appends are durable
+    against a crash of the aesel process when they return (not necessarily against power loss
+    before ``finish_recording``). The store does not interpret the bytes, except
+    ``recover_recordings``, which trims a recording left active by a crash to its last whole
+    record (``aesel.model.recording.complete_prefix``) and finishes it.
+    """
+
+    async def create_recording(self, info: RecordingInfo, first: bytes) -> None: ...
+
+    async def append_recording(self, id: str, data: bytes) -> None: ...
+
+    async def finish_recording(self, id: str) -> None: ...
+
+    async def recordings(self, scene: str | None = None) -> list[RecordingInfo]:
+        """The stored recordings (of ``scene``, or all), oldest first."""
+
+    async def read_recording(self, id: str) -> bytes | None:
+        """The whole recording, or ``None`` when there is none with that id."""
+
+    async def delete_recording(self, id: str) -> bool: ...
+
+    async def recover_recordings(self) -> int:
+        """Finish every recording a crash left active; returns how many."""
