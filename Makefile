@@ -7,7 +7,8 @@ STAMP  := $(VENV)/.installed
 # also `aesel`): 0.8, the latest, and 0.3, the version the Blender clients pin
 PYAESEL := .cache/pyaesel/.installed .cache/pyaesel-0.3/.installed
 
-.PHONY: run test lint typecheck unit integration bench bench-setup clean clients client-python client-web client-unity
+.PHONY: run test lint typecheck unit integration contract engines engines-down bench bench-setup clean
+.PHONY: clients client-python client-web client-unity
 
 # the clients (clients/): the Python SDK installs editable into the same venv
 CLIENT_PY := $(VENV)/.client-python
@@ -15,7 +16,7 @@ CLIENT_PY := $(VENV)/.client-python
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,cluster]'
 	touch $(STAMP)
 
 $(CLIENT_PY): $(STAMP) clients/python/pyproject.toml
@@ -36,6 +37,7 @@ run: $(STAMP) $(CLIENT_PY)
 lint: $(STAMP)
 	$(BIN)/ruff check aesel tests bench clients/python clients/unity-sample
 	$(BIN)/ruff format --check aesel tests bench clients/python clients/unity-sample
+	bash -n scripts/engines.sh
 
 typecheck: $(STAMP) $(CLIENT_PY)
 	$(BIN)/mypy aesel
@@ -46,6 +48,18 @@ unit: $(STAMP)
 
 integration: $(STAMP) $(PYAESEL)
 	$(BIN)/pytest -q tests/integration
+
+# the store contract suite; it starts MongoDB-wire and Neo4j servers itself (scripts/engines.sh)
+contract: $(STAMP)
+	$(BIN)/pytest -q tests/contract
+
+# real servers by hand, on free loopback ports: eval "$$(make -s engines)"; ENGINES="neo4j mongo kafka consul"
+ENGINES ?= neo4j mongo
+engines:
+	@scripts/engines.sh start $(ENGINES)
+
+engines-down:
+	@scripts/engines.sh stop
 
 test: $(STAMP) $(PYAESEL) lint typecheck clients
 	$(BIN)/pytest -q

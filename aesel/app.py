@@ -11,7 +11,9 @@ import logging
 import resource
 import socket
 from collections import Counter
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 
@@ -36,11 +38,15 @@ from aesel.services.objects import ObjectService
 from aesel.services.policy import Principal
 from aesel.services.projects import ProjectService
 from aesel.services.properties import PropertyService
+from aesel.services.recordings import Recorder, Recordings, Replays
 from aesel.services.scenes import SceneService
 from aesel.services.throttle import LoginThrottle
 from aesel.services.users import UserService, stored_secret
+from aesel.storage.base import ContentStore, GraphStore
+from aesel.storage.catalog import BlobStore, CatalogStore
 from aesel.storage.embedded import SqliteStore
 from aesel.storage.embedded.catalog import FileBlobs, SqliteCatalog
+from aesel.storage.embedded.recordings import FileRecordings
 from aesel.udp.crypto import CbcCodec, UdpSecurity, cbc_key_bytes
 from aesel.udp.egress import DeviceKeyIssuer, UdpEgress
 from aesel.udp.floors import ReplayFloors
@@ -87,12 +93,71 @@ def make_security(s: Settings) -> UdpSecurity:
     return UdpSecurity(gcm="gcm" in modes, cbc_in=cbc_in, cbc_out=cbc_out)
 
 
+@dataclass
+class Backends:
+    """The stores a node uses. Embedded by default (SQLite and files in the data dir, single
+    node only); with ``--mongo-url``, objects, properties, the catalog and asset bytes live in
+    MongoDB, and with ``--neo4j-url`` scenes, devices, registrations and links live in Neo4j.
+    Each call goes to one backend: nothing spans two, so no cross-store transaction is promised.
+    """
+
+    content: ContentStore
+    scenes: GraphStore
+    catalog: CatalogStore
+    blobs: BlobStore
+    sweep: Callable[[], Awaitable[int]] | None = None  # removes orphan asset files at start
+
+    def each(self) -> list[Any]:
+        """Every distinct store, in opening order."""
+        out: list[Any] = []
+        for store in (self.content, self.scenes, self.catalog, self.blobs):
+            if all(store is not other for other in out):
+                out.append(store)
+        return out
+
+
+def backends(s: Settings) -> Backends:
+    """The backends ``s`` names; the embedded ones where it names none."""
+    mongo, neo4j = s.mongo_url.get_secret_value(), s.neo4j_url
+    embedded = SqliteStore(s.data_dir) if not (mongo and neo4j) else None
+    content: ContentStore | None = embedded
+    scenes: GraphStore | None = embedded
+    files_catalog, files = SqliteCatalog(s.data_dir), FileBlobs(s.data_dir)
+    catalog: CatalogStore = files_catalog
+    blobs: BlobStore = files
+
+    async def sweep() -> int:
+        return await files.collect(await files_catalog.asset_keys())
+
+    try:
+        if mongo:
+            from aesel.storage.mongo import MongoBlobStore, MongoCatalogStore, MongoObjectStore
+
+            t = s.store_timeout
+            content = MongoObjectStore(mongo, timeout=t)
+            catalog = MongoCatalogStore(mongo, timeout=t)
+            blobs = MongoBlobStore(mongo, timeout=t)
+        if neo4j:
+            from aesel.storage.neo4j import Neo4jSceneStore
+
+            user, password = s.neo4j_user, s.neo4j_password.get_secret_value()
+            auth = (user, password) if user else None
+            scenes = Neo4jSceneStore(neo4j, auth=auth, timeout=s.store_timeout)
+    except ImportError as e:
+        raise ValueError(
+            f"the MongoDB/Neo4j drivers are not installed ({e.name}): pip install 'aesel[cluster]'"
+        ) from None
+    assert content is not None and scenes is not None
+    return Backends(content, scenes, catalog, blobs, None if mongo else sweep)
+
+
 class Node:
     """One aesel process: HTTP API, UDP events, and the streaming path between them."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = SqliteStore(settings.data_dir)
+        self.backends = backends(settings)
+        self.store = self.backends.content
         self.bus = MemoryBus()
         drops: Counter[str] = Counter()  # one count of dropped input, by reason, for every path
         self.hub = Hub(
@@ -108,7 +173,7 @@ class Node:
         self.egress = UdpEgress(
             self.hub, self.security, enforced=settings.auth, plaintext=settings.udp_plaintext
         )
-        directory = SceneDirectory(self.store)
+        directory = SceneDirectory(self.backends.scenes)
         flush = settings.flush_interval
         objects = ObjectService(self.store, directory, self.bus, drops, flush_interval=flush)
         properties = PropertyService(self.store, directory, self.bus, drops, flush_interval=flush)
@@ -116,7 +181,7 @@ class Node:
             objects=objects,
             properties=properties,
             scenes=SceneService(
-                self.store,
+                self.backends.scenes,
                 directory=directory,
                 sink=self.egress,
                 keys=DeviceKeyIssuer(self.security),
@@ -128,8 +193,15 @@ class Node:
             ingest=Ingest(objects, properties, is_protected=self.security.is_protected),
             drops=drops,
         )
-        self.catalog_store = SqliteCatalog(settings.data_dir)
-        self.blobs = FileBlobs(settings.data_dir)
+        self.recording_store = FileRecordings(settings.data_dir)
+        scenes = self.services.scenes
+        recorder = Recorder(self.recording_store, scenes, flush_interval=flush)
+        self.bus.subscribe(recorder.on_event)
+        self.recordings = Recordings(
+            recorder, Replays(self.recording_store, scenes, objects, properties)
+        )
+        self.catalog_store = self.backends.catalog
+        self.blobs = self.backends.blobs
         self.catalog = Catalog(
             assets=AssetService(self.catalog_store, self.blobs, max_size=settings.max_asset_size),
             collections=CollectionService(self.catalog_store),
@@ -222,16 +294,17 @@ class Node:
 
     async def start(self) -> None:
         s = self.settings
-        await self.store.open()
+        for store in self.backends.each():
+            await store.open()
         await self.floors.start()  # before the registrations make the gcm channels
         n = await self.services.scenes.load_registrations()
-        await self.catalog_store.open()
-        await self.blobs.open()
-        orphans = await self.blobs.collect(await self.catalog_store.asset_keys())
-        if orphans:
-            log.warning(
-                "removed %d asset files that no metadata names (a crash mid-upload)", orphans
-            )
+        await self.recordings.recorder.open()
+        if self.backends.sweep is not None:
+            orphans = await self.backends.sweep()
+            if orphans:
+                log.warning(
+                    "removed %d asset files that no metadata names (a crash mid-upload)", orphans
+                )
         if s.auth:
             await self.catalog.users.seed_admin(s.admin_user, s.admin_password.get_secret_value())
         self.services.objects.table.start()
@@ -269,6 +342,7 @@ class Node:
         catalog_api.install(app, self.catalog)
         app.state.metrics = self.metrics
         app.state.ws_port = self.ws_port  # for the viewer's /viewer-config.json
+        app.state.recordings = self.recordings
         app.state.health = self.problem
         app.state.metrics_token = metrics_token(s)
         if app.state.metrics_token == "":
@@ -298,7 +372,7 @@ class Node:
 
     def problem(self) -> str | None:
         """Why the node cannot serve (a store closed or failing), for ``/health``."""
-        for store in (self.store, self.catalog_store):
+        for store in self.backends.each():
             check = getattr(store, "problem", None)  # an optional capability of a store
             found = check() if check is not None else None
             if found is not None:
@@ -319,13 +393,17 @@ class Node:
         if self._udp_transport is not None:
             self._udp_transport.close()
         await self.floors.stop()
+        await self.recordings.replays.close()
+        await self.recordings.recorder.close()
         for table in (self.services.objects.table, self.services.properties.table):
             try:
                 await table.close()
             except Exception:
                 log.exception("final flush of %s failed", table.name)
-        await self.store.close()
-        await self.catalog_store.close()
+        for store in reversed(self.backends.each()):
+            close = getattr(store, "close", None)
+            if close is not None:
+                await close()
         log.info("aesel stopped")
 
 

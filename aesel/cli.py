@@ -72,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
             serve.add_argument(_flag(name), action=argparse.BooleanOptionalAction, help=help)
         else:
             serve.add_argument(_flag(name), metavar=_metavar(name), help=help)
+    sub.add_parser(
+        "migrate",
+        help="copy an embedded data dir into MongoDB and Neo4j (see aesel migrate --help)",
+        add_help=False,
+    )
     return parser
 
 
@@ -142,6 +147,16 @@ async def _serve(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["migrate"]:
+        from aesel import migrate
+
+        raise SystemExit(migrate.main(args[1:]))
+    if args[:1] in (["record"], ["replay"]):  # clients of a running node's REST API
+        from aesel.recordcli import main as recordings
+
+        recordings(args)
+        return
     settings = load_settings(argv)
     logging.basicConfig(
         level=settings.log_level.upper(),

@@ -101,6 +101,21 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = _f(
         "info", "debug, info, warning or error"
     )
+    mongo_url: SecretStr = _f(
+        SecretStr(""),
+        "MongoDB URL (mongodb://host:port/db) for objects, properties, assets (GridFS), "
+        "collections, projects and users; empty = the embedded store",
+    )
+    neo4j_url: str = _f(
+        "",
+        "Neo4j URL (bolt:// or neo4j://) for scenes, devices, registrations and scene links; "
+        "empty = the embedded store",
+    )
+    neo4j_user: str = _f("", "Neo4j user (empty = no authentication)")
+    neo4j_password: SecretStr = _f(SecretStr(""), "Neo4j password")
+    store_timeout: PositiveSeconds = _f(
+        5.0, "seconds a MongoDB or Neo4j call may take before it fails (REST answers 503)"
+    )
     max_asset_size: Size = _f(128 << 20, "largest asset upload in bytes (413 beyond)")
     auth: Switch = _f(False, "require a JWT (POST /login) on every /v1 and /users route")
     jwt_secret: SecretStr = _f(

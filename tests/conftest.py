@@ -29,6 +29,7 @@ import pytest
 
 from aesel.app import Node
 from aesel.config import Settings
+from tests.engines import clear_neo4j, drop_database, engines, mongo_url  # noqa: F401
 
 
 @pytest.fixture
@@ -43,11 +44,41 @@ def loop_errors() -> Iterator[list[dict[str, Any]]]:
     assert not errors, f"unhandled loop errors: {errors}"
 
 
+#: integration modules that also run with aesel on MongoDB + Neo4j (real servers)
+ON_CLUSTER_STORES = {"test_objects", "test_scenes", "test_properties", "test_registration"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    if "node" in metafunc.fixturenames and module in ON_CLUSTER_STORES:
+        metafunc.parametrize(
+            "stores",
+            ["embedded", pytest.param("mongo+neo4j", marks=pytest.mark.integration)],
+            indirect=True,
+        )
+
+
 @pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[Node]:
+def stores(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings that put a node on the embedded store, or on fresh MongoDB + Neo4j stores."""
+    if getattr(request, "param", "embedded") == "embedded":
+        return {}
+    servers = request.getfixturevalue("engines")
+    return {"mongo_url": mongo_url(servers), "neo4j_url": servers.urls["AESEL_NEO4J_URL"]}
+
+
+@pytest.fixture
+async def node(tmp_path: Path, stores: dict[str, Any]) -> AsyncIterator[Node]:
     settings = Settings(
-        http_port=0, udp_port=0, ws_port=0, data_dir=tmp_path / "data", flush_interval=0.05
+        http_port=0,
+        udp_port=0,
+        ws_port=0,
+        data_dir=tmp_path / "data",
+        flush_interval=0.05,
+        **stores,
     )
+    if stores:
+        await clear_neo4j(stores["neo4j_url"])
     n = Node(settings)
     await n.start()
     loop = asyncio.get_running_loop()
@@ -58,6 +89,8 @@ async def node(tmp_path: Path) -> AsyncIterator[Node]:
     finally:
         await n.stop()
         loop.set_exception_handler(None)
+        if stores:
+            await drop_database(stores["mongo_url"])
     assert not errors, f"unhandled loop errors: {errors}"
 
 

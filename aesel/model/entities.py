@@ -208,6 +208,7 @@ class Device(Entity):
     encryption: str = ""  # aesel: "" (the node's default) or "gcm"
     gcm_key: str = ""  # aesel: the device's AES-256-GCM key, Base64
     user: str = ""  # aesel: the id of the user who registered it ("" with auth off)
+    frame: str = ""  # aesel: "device": object transforms arrive in the device's frame
 
     @property
     def addr(self) -> tuple[str, int] | None:

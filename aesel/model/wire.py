@@ -282,6 +282,7 @@ class DeviceIn(WireModel):
     connection_string: OptStr = None
     transform: DeviceTransformIn | None = None
     format: OptStr = None  # aesel: "json" (default, Aesel), "batch" or "binary" datagrams
+    frame: OptStr = None  # aesel: "device" sends object transforms in the device's frame
     encryption: OptStr = None  # aesel: "gcm" asks for a per-device AES-256-GCM key
 
 

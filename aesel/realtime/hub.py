@@ -15,7 +15,9 @@ binary subscriber exists). Then:
 
 - UDP ``json`` devices get one datagram per event (Aesel compatibility); ``batch`` devices get
   the events newline-separated and ``binary`` devices the binary frames, packed into datagrams
-  under 1200 bytes. The datagram list of each format is built once per scene per flush.
+  under 1200 bytes. The datagram list of each format is built once per scene per flush, and
+  once per distinct frame for devices that receive object transforms in their own frame
+  (``UdpTarget.frame``, ``M_SD``: the transform goes out as ``M_SD @ transform``).
   Encrypted devices (GCM, CBC) need their own ciphertext, so they cost one encryption each.
 - WebSocket subscribers get one frame with all of the turn's events of that scene. The frame
   bytes (WebSocket header included) are built once per format and written to every subscriber
@@ -61,6 +63,7 @@ from aesel.logutil import LogLimiter
 from aesel.model.codes import CloseCode, MsgType
 from aesel.model.event import Event
 from aesel.model.stream import Format, Interest
+from aesel.model.transform import Matrix
 from aesel.realtime import codec
 
 log = logging.getLogger(__name__)
@@ -81,6 +84,43 @@ class UdpTarget:
     addr: Addr
     format: Format = Format.JSON
     cipher: DatagramCipher | None = None
+    frame: Matrix | None = None  # M_SD: object transforms go out as M_SD @ transform
+
+
+def _in_frame(cache: dict[Matrix, list[Encoded]], m: Matrix, items: list[Encoded]) -> list[Encoded]:
+    """``items`` in frame ``m``: the products are made once per flush and distinct frame."""
+    done = cache.get(m)
+    if done is None:
+        done = cache[m] = [e.in_frame(m) for e in items]
+    return done
+
+
+def in_frame(m: Matrix, t: list[float]) -> list[float]:
+    """``m @ t`` for row-major 4x4 matrices (an object transform in a device's frame).
+
+    Unrolled: twice as fast as the loop (3.3 against 6.4 us), and it runs once per event per
+    distinct frame.
+    """
+    a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15 = m
+    b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15 = t
+    return [
+        a0 * b0 + a1 * b4 + a2 * b8 + a3 * b12,
+        a0 * b1 + a1 * b5 + a2 * b9 + a3 * b13,
+        a0 * b2 + a1 * b6 + a2 * b10 + a3 * b14,
+        a0 * b3 + a1 * b7 + a2 * b11 + a3 * b15,
+        a4 * b0 + a5 * b4 + a6 * b8 + a7 * b12,
+        a4 * b1 + a5 * b5 + a6 * b9 + a7 * b13,
+        a4 * b2 + a5 * b6 + a6 * b10 + a7 * b14,
+        a4 * b3 + a5 * b7 + a6 * b11 + a7 * b15,
+        a8 * b0 + a9 * b4 + a10 * b8 + a11 * b12,
+        a8 * b1 + a9 * b5 + a10 * b9 + a11 * b13,
+        a8 * b2 + a9 * b6 + a10 * b10 + a11 * b14,
+        a8 * b3 + a9 * b7 + a10 * b11 + a11 * b15,
+        a12 * b0 + a13 * b4 + a14 * b8 + a15 * b12,
+        a12 * b1 + a13 * b5 + a14 * b9 + a15 * b13,
+        a12 * b2 + a13 * b6 + a14 * b10 + a15 * b14,
+        a12 * b3 + a13 * b7 + a14 * b11 + a15 * b15,
+    ]
 
 
 class Writer(Protocol):
@@ -114,6 +154,8 @@ class WsSubscriber:
     behind_since: float = 0.0
     # with an interest filter: the objects the client was last told are inside it
     inside: set[str] = field(default_factory=set)
+    frame: Matrix | None = None  # M_SD of the device named by the subscription's "frame"
+    frame_device: str = ""
 
     def wants(self, e: Encoded) -> bool:
         """Whether event ``e`` goes to this subscriber (after its snapshot, and of interest).
@@ -193,6 +235,20 @@ class Encoded:
             e = self.event
             self._binary = codec.binary_record(e.msg_type, e.seq, e.key, e.payload)
         return self._binary
+
+    def in_frame(self, m: Matrix) -> Encoded:
+        """The event as a device whose frame is ``m`` receives it (itself if it has no
+        transform)."""
+        e = self.event
+        try:
+            if self.position is None:
+                return self
+            payload = {**e.payload, "transform": in_frame(m, e.payload["transform"])}
+        except ENCODE_ERRORS as err:  # not numbers: it encodes in no format (counted)
+            broken = Encoded(e)
+            broken.failed = dict.fromkeys(("json", "binary"), f"{type(err).__name__}: {err}")
+            return broken
+        return Encoded(Event(e.scene, e.msg_type, e.key, payload, e.seq, e.origin, e.t_in))
 
     @property
     def position(self) -> tuple[float, float, float] | None:
@@ -292,6 +348,19 @@ class Hub:
     ) -> None:
         """Send the scene's events to ``addr`` from the next event on."""
         self._udp.setdefault(scene, {})[device] = UdpTarget(addr, Format(format), cipher)
+
+    def set_frame(self, scene: str, device: str, m_sd: Matrix | None) -> None:
+        """Send the device's object transforms in its own frame (``M_SD @ transform``) from the
+        next event on; ``None``: in the scene's frame."""
+        target = self._udp.get(scene, {}).get(device)
+        if target is not None:
+            target.frame = None if m_sd is None else tuple(float(x) for x in m_sd)
+
+    def reframe(self, scene: str, device: str, m_sd: Matrix) -> None:
+        """The subscribers that asked for ``device``'s frame get ``m_sd`` from the next event."""
+        for sub in self._ws.get(scene, {}).values():
+            if sub.frame_device == device:
+                sub.frame = m_sd
 
     def remove_device(self, scene: str, device: str) -> None:
         devices = self._udp.get(scene)
@@ -419,13 +488,16 @@ class Hub:
     def _fan_udp(
         self, scene: str, encoded: list[Encoded], targets: dict[str, UdpTarget], send: Sender
     ) -> None:
-        per_format: dict[Format, tuple[list[bytes], int, int]] = {}
+        # encoded once per wire format and frame: devices sharing a frame share the bytes
+        per_format: dict[tuple[Format, Matrix | None], tuple[list[bytes], int, int]] = {}
+        framed: dict[Matrix, list[Encoded]] = {}
         stats = self.stats
         for target in list(targets.values()):
-            fmt = target.format
-            prepared = per_format.get(fmt)
+            fmt, m = target.format, target.frame
+            prepared = per_format.get((fmt, m))
             if prepared is None:
-                usable = self._usable(scene, encoded, fmt)
+                items = encoded if m is None else _in_frame(framed, m, encoded)
+                usable = self._usable(scene, items, fmt)
                 if fmt is Format.JSON:
                     datagrams = [e.json for e in usable]
                 elif fmt is Format.BATCH:
@@ -434,7 +506,8 @@ class Hub:
                     datagrams = codec.pack_binary_datagrams(
                         self.epoch, scene, [e.binary for e in usable]
                     )
-                prepared = per_format[fmt] = (datagrams, len(usable), sum(map(len, datagrams)))
+                prepared = (datagrams, len(usable), sum(map(len, datagrams)))
+                per_format[fmt, m] = prepared
             datagrams, n, size = prepared
             if not datagrams:
                 continue
@@ -467,24 +540,27 @@ class Hub:
         return codec.ws_frame(codec.ws_events(scene, self.epoch, [e.ws for e in items]))
 
     def _fan_ws(self, scene: str, encoded: list[Encoded], subs: dict[int, WsSubscriber]) -> None:
-        shared: dict[Format, bytes] = {}
-        usable: dict[Format, list[Encoded]] = {}
+        # frames shared by the subscribers of one format and device frame that get every event
+        shared: dict[tuple[Format, Matrix | None], bytes] = {}
+        usable: dict[tuple[Format, Matrix | None], list[Encoded]] = {}
+        framed: dict[Matrix, list[Encoded]] = {}
         first_seq = encoded[0].event.seq
         high = self.high_water
         stats = self.stats
         slow: list[WsSubscriber] = []
         for sub in list(subs.values()):
-            fmt = sub.format
-            good = usable.get(fmt)
+            fmt, m = sub.format, sub.frame
+            good = usable.get((fmt, m))
             if good is None:
-                good = usable[fmt] = self._usable(scene, encoded, fmt)
+                items = encoded if m is None else _in_frame(framed, m, encoded)
+                good = usable[fmt, m] = self._usable(scene, items, fmt)
             writer = sub.writer
             if writer.is_closing():
                 self.unsubscribe(scene, sub.id)
                 continue
             if sub.interest is None and sub.min_seq < first_seq:
                 items = good
-                frame = shared.get(fmt)
+                frame = shared.get((fmt, m))
             else:
                 items = [e for e in good if sub.wants(e)]
                 frame = None
@@ -504,7 +580,7 @@ class Hub:
             if frame is None:
                 frame = self._frame(scene, fmt, items)
                 if items is good:
-                    shared[fmt] = frame
+                    shared[fmt, m] = frame
             if not self._write(sub, frame):
                 continue
             stats.ws_frames += 1

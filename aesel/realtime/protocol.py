@@ -25,7 +25,8 @@ wants the scene (it may have unsubscribed, or subscribed again, meanwhile).
 
 Client messages are JSON text (see ``docs/realtime.md``)::
 
-    {"type":"subscribe","scene":S,"format":"json"|"binary","interest":{"center":[x,y,z],"radius":r}}
+    {"type":"subscribe","scene":S,"format":"json"|"binary","interest":{"center":[x,y,z],"radius":r},
+     "frame":DEVICE}
     {"type":"unsubscribe","scene":S}
     {"type":"interest","scene":S,"center":[x,y,z],"radius":r}     (radius null clears it)
     {"type":"resync","scene":S}                                  (a fresh snapshot)
@@ -79,6 +80,7 @@ class Subscribe:
     scene: str
     format: Format
     interest: Interest | None
+    frame: str = ""  # a device key: object transforms in that device's frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +157,7 @@ class Session:
     max_errors: int = 20
     state: SessionState = SessionState.OPEN
     scenes: dict[str, Format] = field(default_factory=dict)
+    frames: dict[str, str] = field(default_factory=dict)  # scene -> device key, kept by resync
     subscriptions: dict[str, SubscriptionState] = field(default_factory=dict)
     errors_in_a_row: int = 0
 
@@ -256,6 +259,9 @@ class Session:
                     "format is 'batch', expected 'json' or 'binary' (batch is for udp)"
                 )
             interest = _interest(doc.get("interest"))
+            frame = doc.get("frame", self.frames.get(scene, ""))
+            if not isinstance(frame, str):
+                raise ValueError(f"frame is {frame!r}, expected a device key")
             if scene not in self.scenes and len(self.scenes) >= self.max_subscriptions:
                 self.close()
                 return [
@@ -265,9 +271,10 @@ class Session:
                     )
                 ]
             self.scenes[scene] = fmt
+            self.frames[scene] = frame
             if self.subscriptions.get(scene) is not SubscriptionState.SUBSCRIBING:
                 self._sub_to(scene, SubscriptionState.SUBSCRIBING)
-            return [Subscribe(scene, fmt, interest)]
+            return [Subscribe(scene, fmt, interest, frame)]
         if kind == "unsubscribe":
             scene = self._scene(doc)
             if scene not in self.subscriptions:

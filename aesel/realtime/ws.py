@@ -42,9 +42,10 @@ from aesel.errors import AeselError
 from aesel.model import inbound
 from aesel.model.codes import CloseCode
 from aesel.model.stream import Format
+from aesel.model.transform import Matrix
 from aesel.net import REFUSED, ConnectionLimits
-from aesel.realtime import codec
-from aesel.realtime.hub import Hub, WsSubscriber
+from aesel.realtime import codec, snapframe
+from aesel.realtime.hub import Hub, WsSubscriber, in_frame
 from aesel.realtime.protocol import (
     Close,
     Inbound,
@@ -83,6 +84,13 @@ def bearer_token(request: Request) -> str | None:
         q = parse_qs(urlsplit(request.path).query).get("token")
         token = q[0] if q else None
     return token
+
+
+def framed(obj: dict[str, Any], m_sd: Matrix | None) -> dict[str, Any]:
+    """An object's JSON with its transform in a device's frame (``m_sd @ transform``)."""
+    if m_sd is not None:
+        obj["transform"] = in_frame(m_sd, obj["transform"])
+    return obj
 
 
 class AeselConnection(ServerConnection):
@@ -432,8 +440,11 @@ class WsServer:
         if old is not None:
             self.hub.unsubscribe(scene, old.id)
         sub = WsSubscriber(next(self._ids), scene, conn, cmd.format, cmd.interest, loading=True)
-        self.hub.subscribe(sub)
         try:
+            if cmd.frame:  # object transforms in this device's frame (docs/realtime.md §2)
+                sub.frame = await self.services.scenes.device_frame(scene, cmd.frame, conn.who)
+                sub.frame_device = cmd.frame
+            self.hub.subscribe(sub)
             loaded = await self.snapshots.load(scene, conn.who)
         except AeselError as e:
             self.hub.unsubscribe(scene, sub.id)
@@ -452,13 +463,19 @@ class WsServer:
         if cmd.interest is not None:
             sub.inside = {o.key for o in snap.objects}
         conn.subs[scene] = sub
+        objects = [framed(o.to_json(actions=True), sub.frame) for o in snap.objects]
+        properties = [p.to_json() for p in snap.properties]
+        if cmd.format is Format.BINARY:  # binary snapshot frames (docs/realtime.md §3)
+            for f in snapframe.encode(self.hub.epoch, scene, snap.seq, objects, properties):
+                conn.write(codec.ws_frame(f, codec.OP_BINARY))
+            return
         snapshot = {
             "type": "snapshot",
             "scene": scene,
             "epoch": self.hub.epoch,
             "seq": snap.seq,
             "format": str(cmd.format),
-            "objects": [o.to_json(actions=True) for o in snap.objects],
-            "properties": [p.to_json() for p in snap.properties],
+            "objects": objects,
+            "properties": properties,
         }
         conn.write(codec.ws_frame(orjson.dumps(snapshot)))

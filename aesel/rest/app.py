@@ -7,7 +7,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aesel import __version__
-from aesel.rest import errors, health, metrics, objects, properties, scenes, static
+from aesel.rest import errors, health, metrics, objects, properties, recordings, scenes, static
 from aesel.rest.limits import BodyLimit
 from aesel.services.bundle import Services
 
@@ -64,7 +64,7 @@ def create_app(services: Services, *, max_body: int) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    for module in (health, metrics, scenes, objects, properties):
+    for module in (health, metrics, scenes, objects, properties, recordings):
         app.include_router(module.router)
     static.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_body, exempt=("/v1/asset",))

@@ -90,6 +90,8 @@ async def register(key: str, body: SceneList, svc: Svc, who: Who) -> JSON:
         "transform": r.registration.transform.to_json(),
         "format": r.device.format,
     }
+    if r.device.frame:
+        device["frame"] = r.device.frame
     extra: dict[str, object] = dict(svc.scenes.response_extra)
     if r.device.encryption == "gcm":
         device["encryption"] = "gcm"

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from aesel.model.entities import Device
 from aesel.model.event import Event
+from aesel.model.transform import Matrix
 
 
 class Publisher(Protocol):
@@ -39,6 +40,12 @@ class RegistrationSink(Protocol):
     def scene_removed(self, scene: str) -> None:
         """No device receives ``scene``'s events any more."""
 
+    def transformed(self, scene: str, device: Device, m_sd: Matrix) -> None:
+        """The registration of ``device`` to ``scene`` now holds ``m_sd`` (scene -> device
+        coordinates): called after ``attached`` and on ``align``. From the next event on, a
+        device registered with ``frame == "device"`` (and any subscriber that asked for this
+        device's frame) receives ``scene``'s object transforms as ``m_sd @ transform``."""
+
 
 class DeviceKeys(Protocol):
     """Issues per-device datagram keys (the UDP security code implements it)."""
@@ -63,4 +70,7 @@ class NoRegistrations:
         pass
 
     def scene_removed(self, scene: str) -> None:
+        pass
+
+    def transformed(self, scene: str, device: Device, m_sd: Matrix) -> None:
         pass

@@ -72,6 +72,7 @@ def _edit_list(
 
 
 ENCRYPTIONS = ("", "none", "cbc", "gcm")
+FRAMES = ("", "scene", "device")
 
 
 class TooManyDevices(Forbidden):
@@ -113,11 +114,12 @@ class SceneService:
         self._by_scene: dict[str, set[str]] = {}
         self._by_user: dict[str, set[str]] = {}
 
-    def _attached(self, scene: str, device: Device) -> None:
+    def _attached(self, scene: str, device: Device, transform: DeviceTransform) -> None:
         self._by_scene.setdefault(scene, set()).add(device.key)
         if device.user:
             self._by_user.setdefault(device.user, set()).add(device.key)
         self.sink.attached(scene, device)
+        self.sink.transformed(scene, device, transform.matrix())
 
     def _detached(self, scene: str, device: str) -> None:
         keys = self._by_scene.get(scene)
@@ -128,17 +130,11 @@ class SceneService:
         self.sink.detached(scene, device)
 
     async def load_registrations(self) -> int:
-        """Publish the durable registrations (at start-up)."""
-        n = 0
-        devices: dict[str, Device | None] = {}
-        for reg in await self.store.registrations():
-            if reg.device not in devices:
-                devices[reg.device] = await self.store.get_device(reg.device)
-            device = devices[reg.device]
-            if device is not None:
-                self._attached(reg.scene, device)
-                n += 1
-        return n
+        """Publish the durable registrations (at start-up), in one store round trip."""
+        found = await self.store.registrations_with_devices()
+        for reg, device in found:
+            self._attached(reg.scene, device, reg.transform)
+        return len(found)
 
     # -- scenes ---------------------------------------------------------------------------
 
@@ -264,6 +260,9 @@ class SceneService:
                 "expected a node run with --udp-security gcm"
             )
         gcm_key = (old.gcm_key if old and old.gcm_key else self.keys.issue()) if enc else ""
+        frame = inp.frame if inp.frame is not None else (old.frame if old else "")
+        if frame not in FRAMES:
+            raise BadRequest(f"device frame is {frame!r}, expected 'device' or 'scene'")
         device = Device(
             key=key,
             hostname=hostname,
@@ -274,6 +273,7 @@ class SceneService:
             encryption=enc,
             gcm_key=gcm_key,
             user=old.user if old is not None else (viewer.user or ""),
+            frame="device" if frame == "device" else "",
         )
         if device != old:
             await self.store.put_device(device)
@@ -358,7 +358,7 @@ class SceneService:
             if derived is None and given is not None:
                 await self._link_from_others(key, device.key, given.matrix())
             await self.store.put_registration(reg)
-        self._attached(key, device)
+        self._attached(key, device, reg.transform)
         return Registered(scene, device, reg, origin)
 
     async def _owned_device(self, key: str, device: str, viewer: Principal) -> None:
@@ -370,6 +370,17 @@ class SceneService:
         if d is not None and d.user and d.user == viewer.user:
             return
         policy.require(viewer, Action.ADMIN, scene.user, scene.public, f"scene with key {key!r}")
+
+    async def device_frame(self, key: str, device: str, viewer: Principal) -> tf.Matrix:
+        """``M_SD`` of ``viewer``'s device registered to scene ``key``, for a subscriber that
+        asks for the device's frame."""
+        regs = await self.store.registrations(scene=key, device=device)
+        d = await self.store.get_device(device)
+        if not regs or d is None:
+            raise NotFound(f"device {device!r} is not registered to scene {key!r}")
+        if not viewer.sees_all and d.user != (viewer.user or ""):
+            raise Forbidden(f"device {device!r} belongs to another user")
+        return regs[0].transform.matrix()
 
     async def deregister(self, key: str, scenes: list[SceneIn], viewer: Principal) -> None:
         sin, din = self._scene_device(scenes)
@@ -394,4 +405,7 @@ class SceneService:
         reg = regs[0].model_copy(update={"transform": given})
         await self.store.put_registration(reg)
         await self._link_from_others(key, din.key, given.matrix())
+        device = await self.store.get_device(din.key)
+        if device is not None:
+            self.sink.transformed(key, device, given.matrix())
         return reg

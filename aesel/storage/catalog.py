@@ -131,7 +131,9 @@ class BlobStore(Protocol):
     async def size(self, key: str) -> int | None:
         """The blob's size, or ``None`` when there is no blob under ``key``."""
 
-    def read(self, key: str, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]: ...
+    def read(self, key: str, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+        """The blob's bytes in chunks of at most ``chunk_size``; ``key`` names a blob that
+        :meth:`size` found (a missing one may raise or yield nothing)."""
 
     async def delete(self, key: str) -> None:
         """Remove the blob; no error when there is none."""
@@ -158,6 +160,9 @@ class AssetStore(Protocol):
 
     async def histories(self, asset: str) -> list[AssetHistory]:
         """The histories whose latest version is ``asset``."""
+
+    async def put_history(self, h: AssetHistory) -> None:
+        """Upsert by id (copying a deployment; versions are made by :meth:`add_version`)."""
 
     async def put_relationships(self, rels: Sequence[AssetRelationship]) -> None:
         """Upsert by id, atomically."""

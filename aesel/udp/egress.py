@@ -14,6 +14,7 @@ import logging
 from aesel.errors import Unauthenticated
 from aesel.model.entities import Device
 from aesel.model.stream import Format
+from aesel.model.transform import Matrix
 from aesel.realtime.hub import DatagramCipher, Hub
 from aesel.services.policy import OPEN, Principal
 from aesel.udp.crypto import UdpSecurity, new_key
@@ -66,6 +67,10 @@ class UdpEgress:
 
     def scene_removed(self, scene: str) -> None:
         self.hub.remove_scene(scene)
+
+    def transformed(self, scene: str, device: Device, m_sd: Matrix) -> None:
+        self.hub.set_frame(scene, device.key, m_sd if device.frame == "device" else None)
+        self.hub.reframe(scene, device.key, m_sd)
 
     # -- who sent a datagram ----------------------------------------------------------------
 

@@ -48,6 +48,7 @@ class World:
     alice: str  # user ids
     bob: str
     own: dict[str, str] | None = None  # with "user": a fresh user's headers, its id in alice
+    recording: str = ""  # a stopped recording of the scene
 
 
 ALL = frozenset({"scene", "asset", "collection", "project", "device"})
@@ -56,6 +57,8 @@ ALL = frozenset({"scene", "asset", "collection", "project", "device"})
 def needs(path: str) -> frozenset[str]:
     """The resources an operation on ``path`` touches (the others need not be made)."""
     if path.startswith("/v1/scene"):
+        if "/recordings" in path or "/replays" in path:
+            return frozenset({"scene", "recording"})
         if path.endswith(("register", "deregister", "align")):
             return frozenset({"scene", "device"})
         return frozenset({"scene"})
@@ -105,6 +108,9 @@ async def make_world(
         )
         project = p.json()["id"]
     w = World(public, scene, obj, prop, device, asset, collection, project, *ids)
+    if "recording" in need:
+        w.recording = (await http.post(f"/v1/scene/{scene}/recordings", headers=h)).json()["id"]
+        await http.post(f"/v1/scene/{scene}/recordings/{w.recording}/stop", headers=h)
     if "user" in need:  # user routes act on a fresh user, so deleting it harms no other case
         name = f"user{n}"
         r = await http.post("/users/sign-up", json={"username": name, "password": "pw-pw-pw"},
@@ -197,6 +203,17 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/scene/{key}/register"): Case("scene", R, lambda w: ("POST", f"/v1/scene/{w.scene}/register", body(scenes=[{"key": w.scene, "devices": [{"key": f"new{next(counter)}"}]}]))),
     ("POST", "/v1/scene/{key}/deregister"): Case("scene", A, req_w("POST", "/v1/scene/{w.scene}/deregister", reg())),
     ("POST", "/v1/scene/{key}/align"): Case("scene", A, req_w("POST", "/v1/scene/{w.scene}/align", reg({"transform": {"translation": [1, 2, 3], "rotation": [0, 0, 0]}}))),
+    # recordings and replays
+    ("POST", "/v1/scene/{key}/recordings"): Case("scene", A, req("POST", "/v1/scene/{w.scene}/recordings")),
+    ("GET", "/v1/scene/{key}/recordings"): Case("scene", R, req("GET", "/v1/scene/{w.scene}/recordings")),
+    ("POST", "/v1/scene/{key}/recordings/{id}/stop"): Case("scene", A, req("POST", "/v1/scene/{w.scene}/recordings/{w.recording}/stop")),
+    ("GET", "/v1/scene/{key}/recordings/{id}"): Case("scene", R, req("GET", "/v1/scene/{w.scene}/recordings/{w.recording}")),
+    ("DELETE", "/v1/scene/{key}/recordings/{id}"): Case("scene", A, req("DELETE", "/v1/scene/{w.scene}/recordings/{w.recording}")),
+    ("POST", "/v1/scene/{key}/replays"): Case("scene", W, req_w("POST", "/v1/scene/{w.scene}/replays", lambda w: body(recording=w.recording, speed=10))),
+    ("GET", "/v1/scene/{key}/replays"): Case("scene", R, req("GET", "/v1/scene/{w.scene}/replays")),
+    ("POST", "/v1/scene/{key}/replays/{id}/pause"): Case("scene", W, req("POST", "/v1/scene/{w.scene}/replays/none/pause")),
+    ("POST", "/v1/scene/{key}/replays/{id}/resume"): Case("scene", W, req("POST", "/v1/scene/{w.scene}/replays/none/resume")),
+    ("DELETE", "/v1/scene/{key}/replays/{id}"): Case("scene", W, req("DELETE", "/v1/scene/{w.scene}/replays/none")),
     # objects
     ("POST", "/v1/scene/{scene}/object/query"): Case("query", R, req("POST", "/v1/scene/{w.scene}/object/query", objs(name="o"))),
     ("POST", "/v1/scene/{scene}/object"): Case("scene", W, req("POST", "/v1/scene/{w.scene}/object", objs(name="new"))),

@@ -3,6 +3,7 @@ version the Blender clients pin), each installed in its own folder by the Makefi
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import AeselProcess
+from tests.engines import clear_neo4j, mongo_url
 
 pytestmark = pytest.mark.integration
 
@@ -36,20 +38,35 @@ def run_flows(version: str, script: Path, *args: str) -> str:
     return result.stdout
 
 
+@pytest.fixture(params=["embedded", "mongo+neo4j"])
+def store_flags(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    """The flags that put ``aesel serve`` on the embedded store, or on MongoDB + Neo4j."""
+    if request.param == "embedded":
+        return ()
+    servers = request.getfixturevalue("engines")
+    neo4j = servers.urls["AESEL_NEO4J_URL"]
+    asyncio.run(clear_neo4j(neo4j))
+    return ("--mongo-url", mongo_url(servers), "--neo4j-url", neo4j)
+
+
 @pytest.mark.parametrize("version", ["0.8", "0.3"])
 def test_pyaesel_scene_object_property_and_event_flows(
-    version: str, aesel_process: Callable[..., AeselProcess], tmp_path: Path
+    version: str,
+    aesel_process: Callable[..., AeselProcess],
+    tmp_path: Path,
+    store_flags: tuple[str, ...],
 ) -> None:
-    p = aesel_process()
+    p = aesel_process(*store_flags)
     out = run_flows(version, FLOWS[version], p.url, str(p.udp_port), str(tmp_path))
     assert "flows ok" in out
 
 
 def test_pyaesel_user_project_collection_and_asset_flows_with_auth(
-    aesel_process: Callable[..., AeselProcess], tmp_path: Path
+    aesel_process: Callable[..., AeselProcess], tmp_path: Path, store_flags: tuple[str, ...]
 ) -> None:
     # 0.8 only: 0.3 has no users, projects or collections (its asset flow runs above)
-    p = aesel_process("--auth", "--admin-user", "root", "--admin-password", "root-pw")
+    auth = ("--auth", "--admin-user", "root", "--admin-password", "root-pw")
+    p = aesel_process(*auth, *store_flags)
     script = COMPAT / "pyaesel_catalog_flows.py"
     out = run_flows("0.8", script, p.url, "root", "root-pw", str(tmp_path))
     assert "pyaesel catalog flows ok" in out

@@ -20,7 +20,7 @@ from websockets.exceptions import InvalidStatus
 
 from aesel.app import Node
 from aesel.config import Settings
-from aesel.realtime import codec
+from aesel.realtime import codec, snapframe
 from aesel.realtime.protocol import CloseCode, SeqTracker
 from aesel.realtime.ws import Unauthorized
 from aesel.services.policy import Principal
@@ -56,6 +56,8 @@ class Client:
 
     async def recv(self, within: float = 3.0) -> dict[str, Any]:
         data = await asyncio.wait_for(self.ws.recv(), within)
+        if isinstance(data, bytes) and data[1] == codec.FRAME_SNAPSHOT:
+            return {"type": "snapshot", "format": "binary", **snapframe.decode(data)}
         if isinstance(data, bytes):
             _, epoch, scene, records = codec.decode_binary(data)
             return {"type": "binary", "epoch": epoch, "scene": scene, "records": records}

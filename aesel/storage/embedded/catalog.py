@@ -140,6 +140,10 @@ class SqliteCatalog(SqliteDb):
         sql = "SELECT doc FROM histories WHERE asset=? ORDER BY id"
         return await self._all(AssetHistory, sql, asset)
 
+    async def put_history(self, h: AssetHistory) -> None:
+        sql = "INSERT OR REPLACE INTO histories(id, asset, doc) VALUES (?,?,?)"
+        await self._write(sql, [(h.id, h.asset, dump(h))])
+
     # -- relationships --------------------------------------------------------------------
 
     async def put_relationships(self, rels: Sequence[AssetRelationship]) -> None:

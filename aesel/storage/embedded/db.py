@@ -162,6 +162,9 @@ class SqliteDb:
         await asyncio.get_running_loop().run_in_executor(self._executor, disconnect)
         self._executor.shutdown(wait=True)
 
+    async def ping(self) -> None:
+        await self._run(lambda db: db.execute("SELECT 1").fetchone())
+
     async def _get(self, cls: type[E], sql: str, *args: Any) -> E | None:
         rows = await self._run(lambda db: db.execute(sql, args).fetchall())
         row = rows[0] if rows else None

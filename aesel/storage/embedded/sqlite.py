@@ -2,6 +2,11 @@
 
 The plumbing (one thread per file, WAL, ``synchronous=FULL``, error translation) is
 :class:`aesel.storage.embedded.db.SqliteDb`.
+
+Scene queries use indexes: the fields they filter on are virtual columns computed from the
+JSON document (:data:`SCENE_COLUMNS`, added to older files at :meth:`SqliteStore.open`), so a
+query by name, region or owner reads only its matches, and a distance query reads only the
+scenes in its latitude/longitude box before the exact haversine test.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from aesel.model import transform as tf
 from aesel.model.entities import (
     Device,
     DeviceTransform,
@@ -18,8 +24,8 @@ from aesel.model.entities import (
     Registration,
     Scene,
 )
-from aesel.storage.base import ObjectFilter, PropertyFilter, SceneFilter
-from aesel.storage.embedded.db import SqliteDb, dump
+from aesel.storage.base import ObjectFilter, PropertyFilter, SceneFilter, shortest_chain
+from aesel.storage.embedded.db import E, SqliteDb, dump
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -37,6 +43,56 @@ CREATE TABLE IF NOT EXISTS links (
     a TEXT NOT NULL, b TEXT NOT NULL, doc BLOB NOT NULL, PRIMARY KEY (a, b));
 CREATE TABLE IF NOT EXISTS replay_floors (key_id TEXT PRIMARY KEY, floor INTEGER NOT NULL);
 """
+
+# virtual columns over a scene's JSON document, for its indexes (computed, never written)
+SCENE_COLUMNS = {
+    "name": "TEXT AS (json_extract(CAST(doc AS TEXT), '$.name'))",
+    "region": "TEXT AS (json_extract(CAST(doc AS TEXT), '$.region'))",
+    "public": "INTEGER AS (json_extract(CAST(doc AS TEXT), '$.public'))",
+    "owner": "TEXT AS (json_extract(CAST(doc AS TEXT), '$.user'))",
+    "lat": "REAL AS (json_extract(CAST(doc AS TEXT), '$.latitude'))",
+    "lon": "REAL AS (json_extract(CAST(doc AS TEXT), '$.longitude'))",
+}
+SCENE_INDEXES = """
+CREATE INDEX IF NOT EXISTS scenes_name ON scenes(name);
+CREATE INDEX IF NOT EXISTS scenes_region ON scenes(region);
+CREATE INDEX IF NOT EXISTS scenes_owner ON scenes(owner);
+CREATE INDEX IF NOT EXISTS scenes_lat ON scenes(lat, lon);
+"""
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Columns and indexes added since the first schema (idempotent)."""
+    for table in ("objects", "properties"):  # versions for put_*_versioned; 0 = unversioned
+        if "v" not in {row[1] for row in db.execute(f"PRAGMA table_xinfo({table})")}:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN v INTEGER NOT NULL DEFAULT 0")
+    have = {row[1] for row in db.execute("PRAGMA table_xinfo(scenes)")}
+    for column, decl in SCENE_COLUMNS.items():
+        if column not in have:
+            db.execute(f"ALTER TABLE scenes ADD COLUMN {column} {decl} VIRTUAL")
+    for statement in SCENE_INDEXES.strip().splitlines():
+        db.execute(statement)
+
+
+def _scene_where(f: SceneFilter) -> tuple[str, list[object], bool]:
+    """The indexed part of a scene query as SQL, and whether it is the whole query (no tags
+    and no distance left to test in Python)."""
+    where, args = ["1=1"], list[object]()
+    for column, value in (("key", f.key), ("name", f.name), ("region", f.region)):
+        if value is not None:
+            where.append(f"{column}=?")
+            args.append(value)
+    if f.public is not None:
+        where.append("public=?")
+        args.append(int(f.public))
+    if not f.see_all:
+        where.append("(public=1 OR owner=?)" if f.principal is not None else "public=1")
+        args += [f.principal] if f.principal is not None else []
+    box = f.box()
+    if box is not None:
+        where.append("lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?")
+        args += list(box)
+    return " AND ".join(where), args, box is None and not f.tags
 
 
 def _prefilter(filters: Sequence[ObjectFilter | PropertyFilter]) -> tuple[str, list[str]]:
@@ -64,6 +120,17 @@ class SqliteStore(SqliteDb):
     def __init__(self, data_dir: Path) -> None:
         super().__init__(Path(data_dir) / "aesel.db", SCHEMA)
 
+    async def open(self) -> None:
+        await super().open()
+        await self._tx(_add_columns)
+
+    async def _by_keys(self, cls: type[E], table: str, keys: Sequence[str]) -> list[E]:
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        sql = f"SELECT doc FROM {table} WHERE key IN ({marks}) ORDER BY key"
+        return await self._all(cls, sql, *keys)
+
     # -- objects --------------------------------------------------------------------------
 
     async def get_object(self, key: str) -> Object3D | None:
@@ -74,8 +141,41 @@ class SqliteStore(SqliteDb):
         sql = "INSERT OR REPLACE INTO objects(key, scene, name, doc) VALUES (?,?,?,?)"
         await self._write(sql, rows)
 
+    async def _put_versioned(
+        self, table: str, rows: list[tuple[str, str, str, bytes, int]]
+    ) -> list[str]:
+        sql = (
+            f"INSERT INTO {table}(key, scene, name, doc, v) VALUES (?,?,?,?,?)"
+            " ON CONFLICT(key) DO UPDATE SET scene=excluded.scene, name=excluded.name,"
+            f" doc=excluded.doc, v=excluded.v WHERE excluded.v > {table}.v"
+        )
+
+        def run(db: sqlite3.Connection) -> list[str]:
+            return [row[0] for row in rows if db.execute(sql, row).rowcount == 0]
+
+        return await self._tx(run)
+
+    async def put_objects_versioned(self, objects: Sequence[tuple[Object3D, int]]) -> list[str]:
+        rows = [(o.key, o.scene, o.name, dump(o), v) for o, v in objects]
+        return await self._put_versioned("objects", rows)
+
     async def delete_object(self, key: str) -> bool:
         return await self._delete("DELETE FROM objects WHERE key=?", key)
+
+    async def get_objects(self, keys: Sequence[str]) -> list[Object3D]:
+        return await self._by_keys(Object3D, "objects", keys)
+
+    async def swap_object_owner(self, key: str, expected: str, owner: str) -> Object3D | None:
+        def run(db: sqlite3.Connection) -> Object3D | None:
+            row = db.execute("SELECT doc FROM objects WHERE key=?", (key,)).fetchone()
+            o = Object3D.model_validate_json(row[0]) if row else None
+            if o is None or o.owner != expected:
+                return None
+            o = o.model_copy(update={"owner": owner})
+            db.execute("UPDATE objects SET doc=? WHERE key=?", (dump(o), key))
+            return o
+
+        return await self._tx(run)
 
     async def query_objects(self, filters: Sequence[ObjectFilter], limit: int) -> list[Object3D]:
         where, args = _prefilter(filters)
@@ -94,8 +194,17 @@ class SqliteStore(SqliteDb):
         sql = "INSERT OR REPLACE INTO properties(key, scene, name, doc) VALUES (?,?,?,?)"
         await self._write(sql, rows)
 
+    async def put_properties_versioned(
+        self, properties: Sequence[tuple[Property, int]]
+    ) -> list[str]:
+        rows = [(p.key, p.scene, p.name, dump(p), v) for p, v in properties]
+        return await self._put_versioned("properties", rows)
+
     async def delete_property(self, key: str) -> bool:
         return await self._delete("DELETE FROM properties WHERE key=?", key)
+
+    async def get_properties(self, keys: Sequence[str]) -> list[Property]:
+        return await self._by_keys(Property, "properties", keys)
 
     async def query_properties(
         self, filters: Sequence[PropertyFilter], limit: int
@@ -129,7 +238,12 @@ class SqliteStore(SqliteDb):
         return await self._tx(run)
 
     async def query_scenes(self, f: SceneFilter, start: int, limit: int) -> list[Scene]:
-        scenes = await self._all(Scene, "SELECT doc FROM scenes ORDER BY key")
+        where, args, exact = _scene_where(f)
+        sql = f"SELECT doc FROM scenes WHERE {where} ORDER BY key"
+        start, limit = max(0, start), max(0, limit)
+        if exact:
+            return await self._all(Scene, sql + " LIMIT ? OFFSET ?", *args, limit, start)
+        scenes = await self._all(Scene, sql, *args)
         return [s for s in scenes if f.matches(s)][start : start + limit]
 
     # -- devices and registrations --------------------------------------------------------
@@ -160,6 +274,19 @@ class SqliteStore(SqliteDb):
             sql, args = sql + " AND device=?", [*args, device]
         return await self._all(Registration, sql + " ORDER BY scene, device", *args)
 
+    async def registrations_with_devices(
+        self, *, scene: str | None = None, device: str | None = None
+    ) -> list[tuple[Registration, Device]]:
+        sql = (
+            "SELECT r.doc, d.doc FROM registrations r JOIN devices d ON d.key = r.device"
+            " WHERE (?1 IS NULL OR r.scene = ?1) AND (?2 IS NULL OR r.device = ?2)"
+            " ORDER BY r.scene, r.device"
+        )
+        rows = await self._run(lambda db: db.execute(sql, (scene, device)).fetchall())
+        return [
+            (Registration.model_validate_json(r), Device.model_validate_json(d)) for r, d in rows
+        ]
+
     async def put_link(self, a: str, b: str, t: DeviceTransform) -> None:
         def run(db: sqlite3.Connection) -> None:
             db.execute("DELETE FROM links WHERE a=? AND b=?", (b, a))
@@ -170,6 +297,9 @@ class SqliteStore(SqliteDb):
     async def links(self) -> list[tuple[str, str, DeviceTransform]]:
         rows = await self._run(lambda db: db.execute("SELECT a, b, doc FROM links").fetchall())
         return [(a, b, DeviceTransform.model_validate_json(doc)) for a, b, doc in rows]
+
+    async def path_transform(self, a: str, b: str) -> tf.Matrix | None:
+        return shortest_chain(await self.links(), a, b)
 
     # -- GCM replay floors ----------------------------------------------------------------
 

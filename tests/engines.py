@@ -1,0 +1,94 @@
+"""Real MongoDB-wire and Neo4j servers for the tests, started once per test session.
+
+Started by ``scripts/engines.sh`` (installed into ``~/.cache/aesel/engines`` the first time),
+unless ``AESEL_MONGO_URL`` and ``AESEL_NEO4J_URL`` already point at running servers.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ENGINES_SH = ROOT / "scripts" / "engines.sh"
+
+
+class Engines:
+    """The Mongo and Neo4j URLs of servers started for this session (or given)."""
+
+    def __init__(self) -> None:
+        self.urls: dict[str, str] = {}
+        self.run: Path | None = None
+
+    def start(self) -> None:
+        given = {k: os.environ.get(k, "") for k in ("AESEL_MONGO_URL", "AESEL_NEO4J_URL")}
+        if all(given.values()):
+            self.urls = given
+            return
+        self.run = Path(tempfile.mkdtemp(prefix="aesel-engines-"))
+        env = {**os.environ, "ENGINES_RUN": str(self.run)}
+        out = subprocess.run(
+            [str(ENGINES_SH), "start", "neo4j", "mongo"],
+            env=env, capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        if out.returncode != 0:
+            raise RuntimeError(f"engines.sh start failed:\n{out.stderr[-3000:]}")
+        for line in out.stdout.splitlines():
+            if line.startswith("export "):
+                name, _, value = line.removeprefix("export ").partition("=")
+                self.urls[name] = value
+
+    def stop(self) -> None:
+        if self.run is not None:
+            env = {**os.environ, "ENGINES_RUN": str(self.run)}
+            subprocess.run([str(ENGINES_SH), "stop"], env=env, timeout=60, check=False)
+            self.run = None
+
+
+@pytest.fixture(scope="session")
+def engines() -> Iterator[Engines]:
+    if os.environ.get("AESEL_ENGINES") == "off":
+        pytest.skip("AESEL_ENGINES=off: no MongoDB/Neo4j servers")
+    e = Engines()
+    try:
+        e.start()
+        yield e
+    finally:
+        e.stop()
+
+
+def mongo_url(engines: Engines) -> str:
+    """A fresh database on the session's Mongo server."""
+    return engines.urls["AESEL_MONGO_URL"].rstrip("/") + f"/t{secrets.token_hex(6)}"
+
+
+async def drop_database(url: str) -> None:
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url)
+    try:
+        await client.drop_database(url.rsplit("/", 1)[1])
+    finally:
+        await client.close()
+
+
+async def clear_neo4j(url: str) -> None:
+    """Delete every node of the (one, shared) Neo4j database."""
+    from neo4j import AsyncGraphDatabase
+
+    async with AsyncGraphDatabase.driver(url) as driver:
+        await driver.execute_query("MATCH (n) DETACH DELETE n")
+
+
+#: where scripts/engines.sh keeps what it installed (outside the clone)
+ENGINES_CACHE = Path(
+    os.environ.get("ENGINES_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aesel" / "engines"
+)
