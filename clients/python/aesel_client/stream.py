@@ -36,8 +36,9 @@ from aesel_client.wire import (
     ProtocolViolation,
     ServerError,
     Snapshot,
+    SnapshotPart,
     Welcome,
-    parse_binary,
+    parse_frame,
     parse_text,
 )
 
@@ -87,6 +88,7 @@ class Stream:
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
+        self._parts: dict[str, list[SnapshotPart]] = {}
 
     async def __aenter__(self) -> Self:
         self.start()
@@ -217,6 +219,7 @@ class Stream:
             if self._ws is not None:  # it was open: start the backoff over
                 delay = self.min_backoff
             self._ws = None
+            self._parts.clear()
             for mirror in self.scenes.values():
                 mirror.synced = False
             self._set_state("reconnecting")
@@ -246,13 +249,23 @@ class Stream:
     def _decode(self, raw: str | bytes) -> list[Message]:
         """Parse one message (the seam tests use to lose a frame on purpose)."""
         if isinstance(raw, bytes):
-            return [*parse_binary(raw)]
+            parsed = parse_frame(raw)
+            return [parsed] if isinstance(parsed, SnapshotPart) else [*parsed]
         return parse_text(raw)
 
     def _handle(self, messages: list[Message]) -> list[SceneMirror]:
         """Apply parsed messages; returns the mirrors that need a resync."""
         resync: list[SceneMirror] = []
         for m in messages:
+            if isinstance(m, SnapshotPart):  # a binary snapshot: whole once its last part is in
+                parts = self._parts.setdefault(m.scene, [])
+                parts.append(m)
+                if m.more:
+                    continue
+                del self._parts[m.scene]
+                m = Snapshot(m.scene, m.epoch, m.seq,
+                             [o for p in parts for o in p.objects],
+                             [o for p in parts for o in p.properties])  # fmt: skip
             if isinstance(m, Event):
                 mirror = self.scenes.get(m.scene)
                 if mirror is None or not mirror.synced:

@@ -3,8 +3,12 @@
 See aesel's ``docs/realtime.md``. Text messages are JSON (``welcome``, ``snapshot``, ``events``,
 ``error`` and acknowledgements); binary messages are event frames::
 
-    u8 version=1 | u8 frame type=1 | u64 epoch | u16 count | u8 len + scene | records
-    record: u8 msg_type | u32 seq | u8 len + key | u8 flags | 12 x f32 (flag 1) or u32 len + JSON
+    u8 version=1 | u8 frame type | u64 epoch | u16 count | u8 len + scene | [u32 seq | u8 more]
+    | records, each u8 msg_type | u32 seq | u8 len + key | u8 flags | then 12 x f32 (flag 1)
+    and/or u32 len + JSON (flag 2, or no flag 1)
+
+Frame type 1 carries events; type 2 (with the seq and more fields) a binary subscription's
+snapshot, objects (msg_type 0) with their transform and JSON, properties (8) with their JSON.
 
 Everything is little-endian; a transform record carries the top three rows of the row-major 4x4.
 """
@@ -48,6 +52,7 @@ SEQ_MOD = 2**32
 """Binary records carry seq modulo 2^32; gap checks compare modulo this."""
 
 _HEADER = struct.Struct("<BBQH")
+_SNAP = struct.Struct("<IB")
 _REC = struct.Struct("<BIB")
 _MAT = struct.Struct("<12f")
 _LEN = struct.Struct("<I")
@@ -99,6 +104,18 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotPart:
+    """One binary snapshot frame; ``more`` says another frame of the same snapshot follows."""
+
+    scene: str
+    epoch: int
+    seq: int
+    more: bool
+    objects: Sequence[Mapping[str, Any]]
+    properties: Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
 class ServerError:
     """``{"type":"error"}``: a message of ours was refused (``code`` is e.g. ``invalid``)."""
 
@@ -114,7 +131,7 @@ class Ack:
     scene: str | None
 
 
-Message = Welcome | Snapshot | Event | ServerError | Ack
+Message = Welcome | Snapshot | SnapshotPart | Event | ServerError | Ack
 
 
 class ProtocolViolation(ValueError):
@@ -160,42 +177,67 @@ def _event(scene: str, epoch: int, seq: int, data: Mapping[str, Any]) -> Event:
 
 
 def parse_binary(data: bytes) -> list[Event]:
-    """Parse one binary frame into its events."""
+    """Parse one binary event frame (type 1) into its events."""
+    parsed = parse_frame(data)
+    if isinstance(parsed, SnapshotPart):
+        raise ProtocolViolation("binary frame is a snapshot (type 2), expected events (type 1)")
+    return parsed
+
+
+def parse_frame(data: bytes) -> list[Event] | SnapshotPart:
+    """Parse one binary frame: the events of a type 1 frame, or a type 2 snapshot part."""
     try:
         version, frame_type, epoch, count = _HEADER.unpack_from(data, 0)
-        if version != 1 or frame_type != 1:
+        if version != 1 or frame_type not in (1, 2):
             raise ProtocolViolation(
-                f"binary frame is version {version} type {frame_type}, expected version 1 type 1"
+                f"binary frame is version {version} type {frame_type}, expected 1 and 1 or 2"
             )
         pos = _HEADER.size
         n = data[pos]
         scene = data[pos + 1 : pos + 1 + n].decode()
         pos += 1 + n
-        out: list[Event] = []
+        snap_seq = more = 0
+        if frame_type == 2:
+            snap_seq, more = _SNAP.unpack_from(data, pos)
+            pos += _SNAP.size
+        events: list[Event] = []
+        objects: list[dict[str, Any]] = []
+        properties: list[dict[str, Any]] = []
         for _ in range(count):
             msg_type, seq, klen = _REC.unpack_from(data, pos)
             pos += _REC.size
             key = data[pos : pos + klen].decode()
             flags = data[pos + klen]
             pos += klen + 1
+            doc: dict[str, Any] = {}
+            m: Transform | None = None
             if flags & 1:
                 m = (*_MAT.unpack_from(data, pos), 0.0, 0.0, 0.0, 1.0)
                 pos += _MAT.size
-                doc = {"msg_type": msg_type, "key": key, "scene": scene, "transform": list(m)}
-                out.append(Event(scene, epoch, seq, msg_type, key, m, doc))
-            else:
+            if flags & 2 or not flags & 1:
                 (length,) = _LEN.unpack_from(data, pos)
                 pos += _LEN.size
                 doc = json.loads(data[pos : pos + length])
                 pos += length
-                out.append(_event(scene, epoch, seq, doc))
+            if frame_type == 2:
+                doc = {**doc, "key": key}
+                if m is not None:
+                    doc["transform"] = list(m)
+                (properties if msg_type in PROPERTY_TYPES else objects).append(doc)
+            elif m is not None:
+                doc = {"msg_type": msg_type, "key": key, "scene": scene, "transform": list(m)}
+                events.append(Event(scene, epoch, seq, msg_type, key, m, doc))
+            else:
+                events.append(_event(scene, epoch, seq, doc))
     except (struct.error, IndexError, UnicodeDecodeError, ValueError) as e:
         if isinstance(e, ProtocolViolation):
             raise
         raise ProtocolViolation(f"bad binary frame of {len(data)} bytes: {e}") from None
     if pos != len(data):
         raise ProtocolViolation(f"binary frame has {len(data) - pos} trailing bytes, expected 0")
-    return out
+    if frame_type == 2:
+        return SnapshotPart(scene, epoch, snap_seq, bool(more), objects, properties)
+    return events
 
 
 def is_next(last: int, seq: int) -> bool:

@@ -6,9 +6,18 @@ import json
 
 import pytest
 
+from aesel.realtime import snapframe
 from aesel.realtime.codec import binary_frame, binary_record
 from aesel_client.mirror import Interest, SceneMirror
-from aesel_client.wire import Event, ProtocolViolation, Snapshot, parse_binary, parse_text
+from aesel_client.wire import (
+    Event,
+    ProtocolViolation,
+    Snapshot,
+    SnapshotPart,
+    parse_binary,
+    parse_frame,
+    parse_text,
+)
 
 T = [1.0, 0, 0, 5.5, 0, 1, 0, -2, 0, 0, 1, 3, 0, 0, 0, 1]
 
@@ -75,3 +84,20 @@ def test_mirror_with_interest_ignores_seq_gaps_and_drops_objects_leaving_the_rad
     assert "o" not in m.objects
     m.apply(event(7, 1.0, key="n"))
     assert m.objects["n"].transform[3] == 1.0
+
+
+def test_binary_snapshot_frames_from_the_server_encoder() -> None:
+    objects = [{"key": f"o{i}", "name": f"n{i}", "transform": T} for i in range(5)]
+    props = [{"key": "p", "name": "speed", "values": [1.5]}]
+    frames = snapframe.encode(9, "s", 41, objects, props, max_records=4)
+    parts = [parse_frame(f) for f in frames]
+    assert all(isinstance(p, SnapshotPart) for p in parts)
+    a, b = parts
+    assert isinstance(a, SnapshotPart) and isinstance(b, SnapshotPart)
+    assert (a.scene, a.epoch, a.seq, a.more, b.more) == ("s", 9, 41, True, False)
+    got = [*a.objects, *b.objects]
+    assert [o["key"] for o in got] == [f"o{i}" for i in range(5)]
+    assert got[2]["name"] == "n2" and got[2]["transform"] == [float(x) for x in T]
+    assert b.properties == [{"key": "p", "name": "speed", "values": [1.5]}]
+    with pytest.raises(ProtocolViolation, match="snapshot"):
+        parse_binary(frames[0])
