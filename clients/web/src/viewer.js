@@ -22,6 +22,7 @@ let token = sessionStorage.getItem('aesel-token') || params.get('token') || '';
 let wsUrl = '';
 let ws = null;
 let backoff = 100;
+let snapshotParts = [];
 
 // -- three.js -------------------------------------------------------------------------------
 const renderer = new WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
@@ -208,6 +209,14 @@ function connect() {
       }
       const frame = decodeFrame(e.data);
       if (frame.scene !== state.scene) return;
+      if (frame.type === 2) { // a binary snapshot, possibly in several parts
+        snapshotParts.push(...frame.records);
+        if (frame.more) return;
+        const objects = snapshotParts.filter((r) => r.msgType === 0)
+          .map((r) => ({ ...r.data, key: r.key, transform: r.transform }));
+        snapshotParts = [];
+        return onSnapshot({ scene: frame.scene, epoch: frame.epoch, seq: frame.seq, objects });
+      }
       for (const r of frame.records) {
         onEvent(frame.epoch, r.seq, r.msgType, r.key, r.transform, r.data);
       }
@@ -220,6 +229,7 @@ function connect() {
   };
   ws.onclose = (e) => {
     ws = null;
+    snapshotParts = [];
     state.synced = false;
     if (e.code === 4001 || e.code === 1008) showLogin('the server refused the token');
     setConnection('reconnecting');

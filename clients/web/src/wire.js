@@ -1,18 +1,27 @@
 // aesel's binary event frame (docs/realtime.md section 3), little-endian:
 // u8 version=1 | u8 type=1 | u64 epoch | u16 count | u8 len + scene | records
-// record: u8 msg_type | u32 seq | u8 len + key | u8 flags | 12 x f32 (flag 1) or u32 len + JSON
+// [type 2, a snapshot part: u32 seq | u8 more] | records, each
+// u8 msg_type | u32 seq | u8 len + key | u8 flags | 12 x f32 (flag 1) and/or u32 len + JSON
 const utf8 = new TextDecoder();
 
 export function decodeFrame(buffer) {
   const v = new DataView(buffer);
   const bytes = new Uint8Array(buffer);
-  if (v.getUint8(0) !== 1 || v.getUint8(1) !== 1) throw new Error('not an aesel event frame');
+  const type = v.getUint8(1);
+  if (v.getUint8(0) !== 1 || (type !== 1 && type !== 2)) throw new Error('not an aesel frame');
   const epoch = Number(v.getBigUint64(2, true));
   const count = v.getUint16(10, true);
   let pos = 12;
   const n = v.getUint8(pos);
   const scene = utf8.decode(bytes.subarray(pos + 1, pos + 1 + n));
   pos += 1 + n;
+  let snapSeq = 0;
+  let more = false;
+  if (type === 2) {
+    snapSeq = v.getUint32(pos, true);
+    more = v.getUint8(pos + 4) === 1;
+    pos += 5;
+  }
   const records = [];
   for (let i = 0; i < count; i++) {
     const msgType = v.getUint8(pos);
@@ -22,20 +31,22 @@ export function decodeFrame(buffer) {
     pos += 6 + klen;
     const flags = v.getUint8(pos);
     pos += 1;
+    let t = null;
+    let data = null;
     if (flags & 1) {
-      const t = new Array(16);
+      t = new Array(16);
       for (let j = 0; j < 12; j++) t[j] = v.getFloat32(pos + 4 * j, true);
       t[12] = 0; t[13] = 0; t[14] = 0; t[15] = 1;
       pos += 48;
-      records.push({ msgType, seq, key, transform: t, data: null });
-    } else {
-      const len = v.getUint32(pos, true);
-      const data = JSON.parse(utf8.decode(bytes.subarray(pos + 4, pos + 4 + len)));
-      pos += 4 + len;
-      records.push({ msgType, seq, key, transform: data.transform || null, data });
     }
+    if (flags & 2 || !(flags & 1)) {
+      const len = v.getUint32(pos, true);
+      data = JSON.parse(utf8.decode(bytes.subarray(pos + 4, pos + 4 + len)));
+      pos += 4 + len;
+    }
+    records.push({ msgType, seq, key, transform: t || data?.transform || null, data });
   }
-  return { epoch, scene, records };
+  return { type, epoch, scene, seq: snapSeq, more, records };
 }
 
 // seq follows last modulo 2^32 (binary records carry it as u32)
