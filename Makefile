@@ -8,12 +8,20 @@ STAMP  := $(VENV)/.installed
 PYAESEL := .cache/pyaesel/.installed .cache/pyaesel-0.3/.installed
 
 .PHONY: run test lint typecheck unit integration contract engines engines-down bench bench-setup clean
+.PHONY: clients client-python client-web client-unity
+
+# the clients (clients/): the Python SDK installs editable into the same venv
+CLIENT_PY := $(VENV)/.client-python
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,cluster]'
 	touch $(STAMP)
+
+$(CLIENT_PY): $(STAMP) clients/python/pyproject.toml
+	$(BIN)/pip install -q -e clients/python
+	touch $(CLIENT_PY)
 
 .cache/pyaesel/.installed:
 	$(PYTHON) -m pip install -q --target .cache/pyaesel python-aesel-client==0.8 requests cryptography
@@ -23,16 +31,17 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m pip install -q --target .cache/pyaesel-0.3 python-aesel-client==0.3 requests cryptography
 	touch $@
 
-run: $(STAMP)
+run: $(STAMP) $(CLIENT_PY)
 	$(BIN)/aesel serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check aesel tests bench
-	$(BIN)/ruff format --check aesel tests bench
+	$(BIN)/ruff check aesel tests bench clients/python clients/unity-sample
+	$(BIN)/ruff format --check aesel tests bench clients/python clients/unity-sample
 	bash -n scripts/engines.sh
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) $(CLIENT_PY)
 	$(BIN)/mypy aesel
+	cd clients/python && ../../$(BIN)/mypy aesel_client tests
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
@@ -52,8 +61,25 @@ engines:
 engines-down:
 	@scripts/engines.sh stop
 
-test: $(STAMP) $(PYAESEL) lint typecheck
+test: $(STAMP) $(PYAESEL) lint typecheck clients
 	$(BIN)/pytest -q
+
+# each client against a real `aesel serve`
+clients: client-python client-web client-unity
+
+client-python: $(CLIENT_PY)
+	cd clients/python && ../../$(BIN)/pytest -q tests
+
+# the viewer: Debian's Chromium (installed once), pinned npm packages under ~/.cache/aesel/web;
+# checks the committed bundle is what clients/web/src builds to, then drives it with Playwright
+/usr/bin/chromium:
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+client-web: $(STAMP) /usr/bin/chromium
+	clients/web/install.sh
+	rm -rf .cache/static-check && VIEWER_STATIC_OUT=.cache/static-check clients/web/build.sh
+	diff -r .cache/static-check aesel/rest/static || (echo "aesel/rest/static is stale: run clients/web/build.sh" && false)
+	NODE_PATH=$(HOME)/.cache/aesel/web/node_modules VIEWER_AESEL_BIN=$(BIN)/aesel node clients/web/test/viewer.test.cjs
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache aesel-data
@@ -65,3 +91,23 @@ bench-setup: $(STAMP)
 
 bench: bench-setup
 	$(BIN)/python bench/run.py
+
+# the Unity sample, without Unity: Debian's Mono (installed once) compiles the plain client, the
+# MonoBehaviours against the UnityEngine stand-in, the conversion tests and the console program,
+# which then registers, streams and receives against a real `aesel serve`
+UNITY := clients/unity-sample
+UNITY_OUT := .cache/unity
+MONO_HTTP := /usr/lib/mono/4.5/System.Net.Http.dll
+
+$(MONO_HTTP):
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q mono-mcs mono-devel
+
+client-unity: $(STAMP) $(MONO_HTTP)
+	mkdir -p $(UNITY_OUT)
+	mcs -nologo -warnaserror -target:library -out:$(UNITY_OUT)/AeselClient.dll -r:System.Net.Http.dll $(UNITY)/Runtime/*.cs
+	mcs -nologo -warnaserror -target:library -out:$(UNITY_OUT)/UnityEngine.StandIn.dll $(UNITY)/UnityStandIn/*.cs
+	mcs -nologo -warnaserror -target:library -out:$(UNITY_OUT)/AeselUnity.dll -r:$(UNITY_OUT)/AeselClient.dll -r:$(UNITY_OUT)/UnityEngine.StandIn.dll $(UNITY)/Behaviours/*.cs
+	mcs -nologo -warnaserror -out:$(UNITY_OUT)/HandednessTests.exe -r:$(UNITY_OUT)/AeselClient.dll $(UNITY)/Tests/*.cs
+	mcs -nologo -warnaserror -out:$(UNITY_OUT)/AeselConsole.exe -r:$(UNITY_OUT)/AeselClient.dll -r:System.Net.Http.dll $(UNITY)/ConsoleDemo/*.cs
+	cd $(UNITY_OUT) && mono HandednessTests.exe
+	cd $(UNITY_OUT) && ../../$(BIN)/python ../../$(UNITY)/run_live.py AeselConsole.exe

@@ -341,6 +341,7 @@ class Node:
         app = create_app(self.services, max_body=s.max_body)
         catalog_api.install(app, self.catalog)
         app.state.metrics = self.metrics
+        app.state.ws_port = self.ws_port  # for the viewer's /viewer-config.json
         app.state.recordings = self.recordings
         app.state.health = self.problem
         app.state.metrics_token = metrics_token(s)

@@ -7,7 +7,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aesel import __version__
-from aesel.rest import errors, health, metrics, objects, properties, recordings, scenes
+from aesel.rest import errors, health, metrics, objects, properties, recordings, scenes, static
 from aesel.rest.limits import BodyLimit
 from aesel.services.bundle import Services
 
@@ -60,10 +60,12 @@ def create_app(services: Services, *, max_body: int) -> FastAPI:
         version=__version__,
         description="The Aesel HTTP API: scenes, registrations, objects and properties.",
         redirect_slashes=False,
+        docs_url=None,  # static.install serves /docs from packaged Swagger UI assets
     )
     app.state.services = services
     errors.install(app)
     for module in (health, metrics, scenes, objects, properties, recordings):
         app.include_router(module.router)
+    static.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_body, exempt=("/v1/asset",))
     return app
