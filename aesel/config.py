@@ -116,6 +116,20 @@ class Settings(BaseSettings):
     store_timeout: PositiveSeconds = _f(
         5.0, "seconds a MongoDB or Neo4j call may take before it fails (REST answers 503)"
     )
+    kafka: str = _f(
+        "",
+        "Kafka bootstrap servers (host:port,...): run as one node of a cluster whose nodes share "
+        "events, registrations and membership through Kafka; empty = a single node",
+    )
+    node_id: str = _f("", "this node's name in the cluster (empty = <hostname>-<http port>)")
+    advertise_host: str = _f(
+        "", "the address other nodes and clients reach this node at (empty = --host)"
+    )
+    consul: str = _f(
+        "",
+        "Consul agent URL (http://127.0.0.1:8500): register this node's endpoints with a health "
+        "check, read settings from KV aesel/config/; empty = no Consul",
+    )
     max_asset_size: Size = _f(128 << 20, "largest asset upload in bytes (413 beyond)")
     auth: Switch = _f(False, "require a JWT (POST /login) on every /v1 and /users route")
     jwt_secret: SecretStr = _f(
