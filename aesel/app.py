@@ -10,6 +10,7 @@ import contextlib
 import logging
 import resource
 import socket
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from typing import Any
 
 import uvicorn
 
+from aesel.cluster.consul import ConsulCollector, ConsulRegistration, ConsulView
+from aesel.cluster.membership import ClusterView, NodeInfo, SingleNode
 from aesel.config import Settings
 from aesel.errors import AeselError
 from aesel.metrics import Sources, make_registry
@@ -281,6 +284,8 @@ class Node:
         self.http_port = 0
         self.udp_port = 0
         self.ws_port = 0
+        self.cluster: ClusterView | None = None
+        self.consul: ConsulRegistration | None = None
 
     async def _verify_ws_token(self, token: str | None) -> tuple[Principal, float]:
         """With ``--auth``, a WebSocket needs the same JWT as the HTTP API."""
@@ -344,6 +349,12 @@ class Node:
         app.state.ws_port = self.ws_port  # for the viewer's /viewer-config.json
         app.state.recordings = self.recordings
         app.state.health = self.problem
+        host, name = (
+            s.advertise_host or s.host,
+            s.node_id or f"{socket.gethostname()}-{self.http_port}",
+        )
+        info = NodeInfo(name, host, self.http_port, self.udp_port, self.ws_port, time.time())
+        app.state.cluster = self.cluster = SingleNode(info)
         app.state.metrics_token = metrics_token(s)
         if app.state.metrics_token == "":
             log.warning("--auth without --metrics-token: GET /metrics answers 401 to everyone")
@@ -365,6 +376,12 @@ class Node:
                 self._http_task.result()
                 raise RuntimeError("http server stopped during start-up")
             await asyncio.sleep(0.01)
+        if s.consul:  # once /health answers, so the agent's first check passes
+            consul = ConsulRegistration(s.consul, info, token=s.consul_token.get_secret_value())
+            await consul.start()
+            self.consul = consul
+            self.metrics.register(ConsulCollector(consul))
+            app.state.cluster = ConsulView(self.cluster, consul)
         log.info(
             "aesel serving http=%s:%d udp=%s:%d ws=%s:%d data=%s (%d registrations loaded)",
             s.host, self.http_port, s.host, self.udp_port, s.host, self.ws_port, s.data_dir, n,
@@ -381,6 +398,8 @@ class Node:
 
     async def stop(self) -> None:
         """Stop taking input, then flush streamed state and close the store."""
+        if self.consul is not None:  # first: no client is sent to a node that is going away
+            await self.consul.stop()
         if self._http is not None and self._http_task is not None:
             self._http.should_exit = True
             with contextlib.suppress(Exception):

@@ -24,7 +24,7 @@ import uvloop
 from pydantic import ValidationError
 
 from aesel import __version__
-from aesel.config import ENV_PREFIX, Settings
+from aesel.config import ENV_PREFIX, KV_PREFIX, Settings, check_consul_url, kv_unknown
 from aesel.errors import AeselError
 from aesel.net import raise_nofile
 
@@ -85,14 +85,16 @@ def _refuse(message: str, code: int = 2) -> NoReturn:
     raise SystemExit(code)
 
 
-def _explain(e: ValidationError, given: dict[str, Any]) -> str:
-    """One line per bad setting, naming the flag or variable it came from."""
+def _explain(e: ValidationError, given: dict[str, Any], kv: dict[str, str] | None = None) -> str:
+    """One line per bad setting, naming the flag, variable or Consul key it came from."""
     lines = []
     for err in e.errors():
         name = str(err["loc"][0]) if err.get("loc") else "?"
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         msg = msg[:1].lower() + msg[1:]
         where = _flag(name) if name in given else Settings.env_name(name)
+        if name not in given and where not in os.environ and name in (kv or {}):
+            where = f"consul key {KV_PREFIX}{name}"
         if name in Settings.model_fields and not Settings.is_secret(name):
             where += f"={err.get('input')!r}"
         lines.append(f"invalid {where}: {msg}")
@@ -109,10 +111,33 @@ def load_settings(argv: list[str] | None = None) -> Settings:
     )
     if unknown:
         _refuse(f"{', '.join(unknown)} names no setting of aesel serve (see aesel serve --help)")
+    kv = _consul_kv(args)
     try:
-        return Settings(**args)
+        return Settings.load(kv, **args)
     except ValidationError as e:
-        _refuse(_explain(e, args))
+        _refuse(_explain(e, args, kv))
+
+
+def _consul_kv(args: dict[str, Any]) -> dict[str, str]:
+    """The settings under ``aesel/config/`` in Consul when ``--consul`` is given (read once)."""
+    url = args.get("consul", os.environ.get(Settings.env_name("consul"), ""))
+    if not url:
+        return {}
+    try:
+        url = check_consul_url(url)
+    except ValueError:
+        return {}  # the model reports it, naming the flag or variable
+    token = args.get("consul_token", os.environ.get(Settings.env_name("consul_token"), ""))
+    from aesel.cluster.consul import read_settings
+
+    try:
+        kv = read_settings(url, token)
+    except AeselError as e:
+        _refuse(f"cannot start: {e.message}", code=1)
+    unknown = kv_unknown(kv)
+    if unknown:
+        _refuse(f"{', '.join(unknown)} in consul names no setting of aesel serve (see --help)")
+    return kv
 
 
 async def _serve(settings: Settings) -> None:

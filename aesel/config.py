@@ -1,4 +1,4 @@
-"""Settings: defaults < environment (``AESEL_*``) < command-line flags.
+"""Settings: defaults < Consul KV (``aesel/config/*``) < environment (``AESEL_*``) < flags.
 
 One pydantic-settings model holds every option of ``aesel serve``. Parsing is strict, so a typo
 never fails open: a boolean is one of ``true/false``, ``1/0``, ``yes/no``, ``on/off`` (any case),
@@ -7,18 +7,31 @@ which never print. The command-line flags (:mod:`aesel.cli`) are generated from 
 reach the model as its init arguments, the highest source.
 
 Sources, highest first (:meth:`Settings.settings_customise_sources`): flags, the environment,
-then the defaults. A Consul KV source will go after the environment, before the defaults.
+Consul KV, then the defaults. The KV source holds the keys under ``aesel/config/`` of the agent
+``--consul`` names, each named as a field (``aesel/config/udp_rate``), read **once**, before the
+node starts (:func:`aesel.cluster.consul.read_settings`): a key changed later takes effect at the
+next start. A KV value is text, parsed exactly as an environment value is; a key that names no
+setting is refused as an unknown ``AESEL_*`` variable is (:func:`kv_unknown`), and ``consul`` and
+``consul_token`` themselves cannot come from KV. Secrets from KV are :class:`SecretStr` too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "AESEL_"
+KV_PREFIX = "aesel/config/"
+NOT_FROM_KV = frozenset({"consul", "consul_token"})  # where KV is read from cannot come from KV
 MIN_SECRET_BYTES = 64  # HS512 wants a key as long as its 64-byte hash (RFC 7518 section 3.2)
 
 TRUE = frozenset({"true", "1", "yes", "on"})
@@ -130,6 +143,7 @@ class Settings(BaseSettings):
         "Consul agent URL (http://127.0.0.1:8500): register this node's endpoints with a health "
         "check, read settings from KV aesel/config/; empty = no Consul",
     )
+    consul_token: SecretStr = _f(SecretStr(""), "Consul ACL token (X-Consul-Token)")
     max_asset_size: Size = _f(128 << 20, "largest asset upload in bytes (413 beyond)")
     auth: Switch = _f(False, "require a JWT (POST /login) on every /v1 and /users route")
     jwt_secret: SecretStr = _f(
@@ -216,6 +230,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"secret {i} has {n} bytes, expected at least {MIN_SECRET_BYTES}")
         return value
 
+    @field_validator("consul")
+    @classmethod
+    def _consul_url(cls, value: str) -> str:
+        return check_consul_url(value) if value else value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -225,8 +244,14 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # highest first: flags (init arguments), the environment; a Consul KV source goes here
-        return (init_settings, env_settings)
+        # highest first: flags (init arguments), the environment, Consul KV
+        return (init_settings, env_settings, ConsulKvSource(settings_cls, _kv.get()))
+
+    @classmethod
+    def load(cls, kv: Mapping[str, str] | None = None, **flags: Any) -> Settings:
+        """The settings from ``flags``, the environment and the Consul KV values ``kv``."""
+        with kv_values(kv or {}):
+            return cls(**flags)
 
     @staticmethod
     def env_name(name: str) -> str:
@@ -246,3 +271,44 @@ class Settings(BaseSettings):
 
 def split_secrets(value: SecretStr) -> list[str]:
     return [s.strip() for s in value.get_secret_value().split(",") if s.strip()]
+
+
+def check_consul_url(url: str) -> str:
+    """``url`` if it is an ``http(s)://host[:port]`` address (without a trailing slash)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected http://host:port, got {url!r}")
+    return url.rstrip("/")
+
+
+_kv: ContextVar[Mapping[str, str]] = ContextVar("aesel_consul_kv", default=MappingProxyType({}))
+
+
+@contextmanager
+def kv_values(values: Mapping[str, str]) -> Iterator[None]:
+    """Make ``values`` (setting name -> text) the Consul KV source of the settings built inside."""
+    token = _kv.set(values)
+    try:
+        yield
+    finally:
+        _kv.reset(token)
+
+
+def kv_unknown(values: Mapping[str, str]) -> list[str]:
+    """The KV keys (full names) that name no setting that may come from Consul KV."""
+    allowed = set(Settings.names()) - NOT_FROM_KV
+    return [KV_PREFIX + k for k in sorted(values) if k not in allowed]
+
+
+class ConsulKvSource(PydanticBaseSettingsSource):
+    """Values from Consul KV, read before the model is built (see :func:`kv_values`)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.values = values
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.values.items() if k in self.settings_cls.model_fields}

@@ -8,6 +8,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aesel import __version__
 from aesel.rest import errors, health, metrics, objects, properties, recordings, scenes, static
+from aesel.rest.cluster import router as cluster_router
 from aesel.rest.limits import BodyLimit
 from aesel.services.bundle import Services
 
@@ -66,6 +67,7 @@ def create_app(services: Services, *, max_body: int) -> FastAPI:
     errors.install(app)
     for module in (health, metrics, scenes, objects, properties, recordings):
         app.include_router(module.router)
+    app.include_router(cluster_router)
     static.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_body, exempt=("/v1/asset",))
     return app
