@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.installed
 PYAESEL := .cache/pyaesel/.installed .cache/pyaesel-0.3/.installed
 
 .PHONY: run test lint typecheck unit integration contract engines engines-down bench bench-setup clean
+.PHONY: cluster cluster-down
 .PHONY: clients client-python client-web client-unity
 
 # the clients (clients/): the Python SDK installs editable into the same venv
@@ -38,6 +39,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check aesel tests bench clients/python clients/unity-sample
 	$(BIN)/ruff format --check aesel tests bench clients/python clients/unity-sample
 	bash -n scripts/engines.sh
+	bash -n scripts/cluster.sh
 
 typecheck: $(STAMP) $(CLIENT_PY)
 	$(BIN)/mypy aesel
@@ -60,6 +62,15 @@ engines:
 
 engines-down:
 	@scripts/engines.sh stop
+
+# a local cluster: Kafka, Neo4j, the MongoDB-wire server, Consul and three aesel nodes on loopback
+# (node 1: HTTP 8080, UDP 8762, WebSocket 8081; node 2: 8180/8862/8181; node 3: 8280/8962/8281);
+# state in .cluster/; `make cluster-down` stops all of it
+cluster: $(STAMP)
+	@scripts/cluster.sh up
+
+cluster-down:
+	@scripts/cluster.sh down
 
 test: $(STAMP) $(PYAESEL) lint typecheck clients
 	$(BIN)/pytest -q
