@@ -29,7 +29,7 @@ import pytest
 
 from aesel.app import Node
 from aesel.config import Settings
-from tests.engines import clear_neo4j, drop_database, engines, mongo_url  # noqa: F401
+from tests.engines import clear_neo4j, consul, drop_database, engines, mongo_url  # noqa: F401
 
 
 @pytest.fixture

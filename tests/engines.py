@@ -1,19 +1,26 @@
-"""Real MongoDB-wire and Neo4j servers for the tests, started once per test session.
+"""Real MongoDB-wire and Neo4j servers for the tests, started once per test session, and a
+real Consul agent per test.
 
 Started by ``scripts/engines.sh`` (installed into ``~/.cache/aesel/engines`` the first time),
-unless ``AESEL_MONGO_URL`` and ``AESEL_NEO4J_URL`` already point at running servers.
+unless ``AESEL_MONGO_URL`` and ``AESEL_NEO4J_URL`` already point at running servers. The Consul
+agent is that script's build, started here on ports kept across a restart (:class:`ConsulAgent`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import signal
+import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,3 +99,84 @@ ENGINES_CACHE = Path(
     os.environ.get("ENGINES_CACHE")
     or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aesel" / "engines"
 )
+
+
+CONSUL_BIN = ENGINES_CACHE / "consul-v1.14.8" / "consul"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ConsulAgent:
+    """A real Consul agent (``agent -dev``, built once by ``scripts/engines.sh fetch consul``) on
+    loopback ports chosen once, so that it can be killed and started again at the same address,
+    as an agent that comes back. A ``-dev`` agent keeps nothing: it comes back empty."""
+
+    def __init__(self, run: Path) -> None:
+        self.run = run
+        self.http, self.server, self.serf = free_port(), free_port(), free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http}"
+
+    def start(self) -> None:
+        if not CONSUL_BIN.exists():
+            subprocess.run([str(ENGINES_SH), "fetch", "consul"], check=True, timeout=900)
+        cmd = [str(CONSUL_BIN), "agent", "-dev", "-bind=127.0.0.1", "-client=127.0.0.1",
+               f"-http-port={self.http}", f"-server-port={self.server}",
+               f"-serf-lan-port={self.serf}", "-serf-wan-port=-1", "-dns-port=-1",
+               "-grpc-port=-1", "-grpc-tls-port=-1", "-log-level=warn"]  # fmt: skip
+        with open(self.run / "consul.log", "ab") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, (self.run / "consul.log").read_text()[-2000:]
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/v1/status/leader", timeout=1).json():
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("consul elected no leader in 30 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+    def kv_put(self, key: str, value: str) -> None:
+        httpx.put(f"{self.url}/v1/kv/{key}", content=value.encode(), timeout=5).raise_for_status()
+
+    def service(self, service_id: str) -> dict[str, Any] | None:
+        """The agent's registration of ``service_id``, or None."""
+        r = httpx.get(f"{self.url}/v1/agent/service/{service_id}", timeout=5)
+        if r.status_code == 404:
+            return None
+        r.raise_for_status()
+        doc: dict[str, Any] = r.json()
+        return doc
+
+    def passing(self) -> list[dict[str, Any]]:
+        """The ``aesel`` instances whose check passes, as ``/v1/health/service`` answers them."""
+        r = httpx.get(f"{self.url}/v1/health/service/aesel", params={"passing": "true"}, timeout=5)
+        r.raise_for_status()
+        found: list[dict[str, Any]] = r.json()
+        return found
+
+
+@pytest.fixture
+def consul(tmp_path: Path) -> Iterator[ConsulAgent]:
+    """A fresh Consul agent for one test (it starts in well under a second)."""
+    if os.environ.get("AESEL_ENGINES") == "off":
+        pytest.skip("AESEL_ENGINES=off: no Consul agent")
+    agent = ConsulAgent(tmp_path)
+    agent.start()
+    try:
+        yield agent
+    finally:
+        agent.stop()
