@@ -242,6 +242,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/scene/{scene}/property/{key}/action/{name}/keyframe"): Case("scene", W, req("POST", PR + "/action/pa/keyframe", body(frame=2, values=[{"value": 3.0}]))),
     ("POST", "/v1/scene/{scene}/property/{key}/action/{name}/keyframe/{frame}"): Case("scene", W, req("POST", PR + "/action/pa/keyframe/1", body(values=[{"value": 4.0}]))),
     ("DELETE", "/v1/scene/{scene}/property/{key}/action/{name}/keyframe/{frame}"): Case("scene", W, req("DELETE", PR + "/action/pa/keyframe/1")),
+    # the cluster's nodes: any signed-in user (anonymous when auth is off)
+    ("GET", "/v1/cluster"): Case("create", R, req("GET", "/v1/cluster")),
     # assets, histories, relationships
     ("GET", "/v1/asset"): Case("query", R, lambda w: ("GET", "/v1/asset", {"params": {"key": w.asset}})),
     ("POST", "/v1/asset"): Case("create", W, lambda w: ("POST", "/v1/asset", {"files": {"file": ("f", b"x")}})),
