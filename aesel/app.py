@@ -219,6 +219,7 @@ class Node:
                 directory=directory,
             )
             directory.on_change = self.state.scene_changed  # type: ignore[attr-defined]
+            sink = self.state
         flush = settings.flush_interval
         objects = ObjectService(self.store, directory, self.bus, drops, flush_interval=flush)
         properties = PropertyService(self.store, directory, self.bus, drops, flush_interval=flush)

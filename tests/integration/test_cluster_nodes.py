@@ -1,0 +1,243 @@
+"""A cluster of real ``aesel serve`` processes on real Kafka, MongoDB-wire and Neo4j servers:
+a change accepted by any node reaches every subscriber on every node, UDP devices get each
+event exactly once, a killed node's devices are taken over, and Kafka can go away."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from tests.cluster import ClusterNode, Kafka, cluster_args, kafka, new_prefix
+from tests.engines import Engines, clear_neo4j, drop_database, engines, mongo_url
+
+__all__ = ["engines", "kafka"]  # fixtures
+
+pytestmark = pytest.mark.integration
+
+
+def at(x: float) -> list[float]:
+    return [1.0, 0.0, 0.0, x, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+
+
+class Cluster:
+    def __init__(self, kafka: Kafka, mongo: str, neo4j: str, root: Path) -> None:
+        self.kafka, self.mongo, self.neo4j, self.root = kafka, mongo, neo4j, root
+        self.prefix = new_prefix()
+        self.nodes: list[ClusterNode] = []
+
+    def add(self, name: str, *extra: str) -> ClusterNode:
+        args = cluster_args(self.kafka, self.mongo, self.neo4j, self.prefix, *extra)
+        node = ClusterNode(name, args, self.root / name).start()
+        self.nodes.append(node)
+        return node
+
+    def stop(self) -> None:
+        for n in self.nodes:
+            if n.proc is not None and n.proc.poll() is None:
+                n.kill()
+
+
+@pytest.fixture
+def make_cluster(
+    engines: Engines, kafka: Kafka, tmp_path: Path
+) -> Iterator[Callable[[int], list[ClusterNode]]]:
+    mongo = mongo_url(engines)
+    neo4j = engines.urls["AESEL_NEO4J_URL"]
+    asyncio.run(clear_neo4j(neo4j))
+    cluster = Cluster(kafka, mongo, neo4j, tmp_path)
+
+    def make(n: int) -> list[ClusterNode]:
+        return [cluster.add(f"node{i + 1}") for i in range(n)]
+
+    make.cluster = cluster  # type: ignore[attr-defined]
+    try:
+        yield make
+    finally:
+        cluster.stop()
+        asyncio.run(drop_database(mongo))
+
+
+class Sub:
+    """A WebSocket subscriber collecting the events of one scene."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.events: list[dict[str, Any]] = []
+        self.snapshot: dict[str, Any] = {}
+        self.epoch = 0
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, node: ClusterNode, scene: str) -> Sub:
+        ws = await connect(node.ws_url, compression=None)
+        sub = cls(ws)
+        welcome = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert welcome["type"] == "welcome", welcome
+        await ws.send(orjson.dumps({"type": "subscribe", "scene": scene}).decode())
+        while True:
+            msg = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+            if msg["type"] == "snapshot":
+                break
+        sub.snapshot, sub.epoch = msg, msg["epoch"]
+        sub._task = asyncio.get_running_loop().create_task(sub._read())
+        return sub
+
+    async def _read(self) -> None:
+        with contextlib.suppress(Exception):
+            async for data in self.ws:
+                msg = orjson.loads(data)
+                if msg.get("type") == "events":
+                    self.events += msg["events"]
+
+    def xs(self, key: str) -> list[float]:
+        return [e["data"]["transform"][3] for e in self.events if e["data"]["key"] == key]
+
+    async def close(self) -> None:
+        await self.ws.close()
+        if self._task is not None:
+            await self._task
+
+
+def device() -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(0.05)
+    return s
+
+
+def received(dev: socket.socket, quiet: float = 1.0, within: float = 15.0) -> list[dict[str, Any]]:
+    """Every datagram until none came for ``quiet`` seconds."""
+    got: list[dict[str, Any]] = []
+    last = start = time.monotonic()
+    while time.monotonic() - last < quiet and time.monotonic() - start < within:
+        try:
+            data, _ = dev.recvfrom(65536)
+        except TimeoutError:
+            continue
+        got.append(orjson.loads(data))
+        last = time.monotonic()
+    return got
+
+
+def xs_of(datagrams: list[dict[str, Any]], key: str) -> list[float]:
+    return [d["transform"][3] for d in datagrams if d.get("key") == key]
+
+
+async def register(node: ClusterNode, scene: str, key: str, dev: socket.socket) -> None:
+    body = {"scenes": [{"key": scene, "devices": [
+        {"key": key, "hostname": "127.0.0.1", "port": dev.getsockname()[1]}]}]}  # fmt: skip
+    async with httpx.AsyncClient(base_url=node.url, timeout=15) as h:
+        r = await h.post(f"/v1/scene/{scene}/register", json=body)
+        assert r.status_code == 200, r.text
+
+
+async def setup_scene(node: ClusterNode, n_objects: int) -> list[str]:
+    async with httpx.AsyncClient(base_url=node.url, timeout=15) as h:
+        r = await h.put("/v1/scene/s", json={"scenes": [{"name": "s"}]})
+        assert r.status_code == 200, r.text
+        objs = [{"name": f"o{i}", "transform": at(0.0)} for i in range(n_objects)]
+        r = await h.post("/v1/scene/s/object", json={"objects": objs})
+        assert r.status_code == 200, r.text
+        return [o["key"] for o in r.json()["objects"]]
+
+
+def udp_update(node: ClusterNode, key: str, x: float) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        msg = {"msg_type": 1, "key": key, "scene": "s", "transform": at(x)}
+        s.sendto(orjson.dumps(msg), ("127.0.0.1", node.udp_port))
+
+
+async def until(cond: Callable[[], bool], within: float = 15.0) -> None:
+    deadline = time.monotonic() + within
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def subs() -> AsyncIterator[list[Sub]]:
+    opened: list[Sub] = []
+    yield opened
+    for s in opened:
+        await s.close()
+
+
+async def test_a_change_on_any_node_reaches_every_subscriber_and_each_device_once(
+    make_cluster: Callable[[int], list[ClusterNode]], subs: list[Sub]
+) -> None:
+    n1, n2, n3 = make_cluster(3)
+    o1, o2, o3 = await setup_scene(n1, 3)
+    d1, d3 = device(), device()
+    await register(n1, "s", "d1", d1)
+    await register(n3, "s", "d3", d3)
+    subs += [await Sub.open(n2, "s"), await Sub.open(n3, "s")]
+    assert {o["key"] for o in subs[0].snapshot["objects"]} == {o1, o2, o3}
+    xs = [float(i) for i in range(1, 11)]
+    inbound = await connect(n2.ws_url, compression=None)
+    await inbound.recv()  # welcome
+    async with httpx.AsyncClient(base_url=n1.url, timeout=15) as h1:
+        for x in xs:
+            # REST on node 1, UDP in on node 3, WebSocket in on node 2
+            r = await h1.post(f"/v1/scene/s/object/{o1}", json={"objects": [{"transform": at(x)}]})
+            assert r.status_code == 200, r.text
+            udp_update(n3, o2, x)
+            msg = {"msg_type": 1, "key": o3, "scene": "s", "transform": at(x)}
+            await inbound.send(orjson.dumps(msg).decode())
+            await asyncio.sleep(0.01)
+    await inbound.close()
+    for sub in subs:
+        await until(lambda sub=sub: all(sub.xs(k)[-1:] == [10.0] for k in (o1, o2, o3)))
+        for k in (o1, o2, o3):
+            seen = sub.xs(k)
+            assert seen == sorted(seen), f"{k}: out of order on a subscriber: {seen}"
+        seqs = [e["seq"] for e in sub.events]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "seq is contiguous per node"
+    got1, got3 = await asyncio.gather(
+        asyncio.to_thread(received, d1), asyncio.to_thread(received, d3)
+    )
+    for got in (got1, got3):
+        for k in (o1, o2, o3):
+            assert xs_of(got, k) == xs, f"{k}: each event once and in order: {xs_of(got, k)}"
+    # every node delivered to its own subscribers; the others' events came through Kafka
+    assert n2.metric("aesel_cluster_events_total") > 0
+    assert n1.metric("aesel_udp_devices_owned") == 1
+    assert n3.metric("aesel_udp_devices_owned") == 1
+    assert n2.metric("aesel_udp_devices_owned") == 0
+    d1.close()
+    d3.close()
+
+
+async def test_cluster_state_is_shared_scene_access_and_registrations(
+    make_cluster: Callable[[int], list[ClusterNode]],
+) -> None:
+    n1, n2 = make_cluster(2)
+    (o1,) = await setup_scene(n1, 1)
+    # a node learns the cluster's members: /metrics counts the live nodes
+    await until(lambda: n1.metric("aesel_cluster_nodes_live") == 2)
+    await until(lambda: n2.metric("aesel_cluster_nodes_live") == 2)
+    # a REST read on node 2 after a streamed update on node 1 serves the new state from its
+    # cache (the update is not in the store yet when the flush interval is long)
+    async with httpx.AsyncClient(base_url=n2.url, timeout=15) as h2:
+        r = await h2.get(f"/v1/scene/s/object/{o1}")
+        assert r.json()["objects"][0]["transform"][3] == 0.0  # now cached on node 2
+        udp_update(n1, o1, 5.0)
+
+        async def moved() -> bool:
+            r = await h2.get(f"/v1/scene/s/object/{o1}")
+            return bool(r.json()["objects"][0]["transform"][3] == 5.0)
+
+        deadline = time.monotonic() + 10
+        while not await moved():
+            assert time.monotonic() < deadline, "node 2 kept serving the old transform"
+            await asyncio.sleep(0.05)
