@@ -197,7 +197,11 @@ async def test_a_change_on_any_node_reaches_every_subscriber_and_each_device_onc
             await asyncio.sleep(0.01)
     await inbound.close()
     for sub in subs:
-        await until(lambda sub=sub: all(sub.xs(k)[-1:] == [10.0] for k in (o1, o2, o3)))
+
+        def done(sub: Sub = sub) -> bool:
+            return all(sub.xs(k)[-1:] == [10.0] for k in (o1, o2, o3))
+
+        await until(done)
         for k in (o1, o2, o3):
             seen = sub.xs(k)
             assert seen == sorted(seen), f"{k}: out of order on a subscriber: {seen}"
