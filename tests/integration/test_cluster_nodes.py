@@ -245,3 +245,101 @@ async def test_cluster_state_is_shared_scene_access_and_registrations(
         while not await moved():
             assert time.monotonic() < deadline, "node 2 kept serving the old transform"
             await asyncio.sleep(0.05)
+
+
+class Stream:
+    """UDP updates of one object into one node at a steady rate, x = 1, 2, 3, ..."""
+
+    def __init__(self, node: ClusterNode, key: str, hz: float = 100.0) -> None:
+        self.node, self.key, self.period = node, key, 1.0 / hz
+        self.sent = 0
+        self._stop = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sent += 1
+            udp_update(self.node, self.key, float(self.sent))
+            await asyncio.sleep(self.period)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await self._task
+
+
+def timed(dev: socket.socket, key: str, stop: float) -> list[tuple[float, int, float]]:
+    """(arrival, sender port, x) of every datagram about ``key`` until ``stop`` (monotonic)."""
+    got = []
+    while time.monotonic() < stop:
+        try:
+            data, addr = dev.recvfrom(65536)
+        except TimeoutError:
+            continue
+        doc = orjson.loads(data)
+        if doc.get("key") == key:
+            got.append((time.monotonic(), addr[1], doc["transform"][3]))
+    return got
+
+
+async def test_kill_9_of_a_node_its_devices_are_taken_over_and_nothing_acknowledged_is_lost(
+    make_cluster: Callable[[int], list[ClusterNode]], subs: list[Sub]
+) -> None:
+    n1, n2, n3 = make_cluster(3)
+    (o,) = await setup_scene(n1, 1)
+    d = device()
+    await register(n2, "s", "d", d)  # node 2 sends to the device
+    # acknowledged REST writes through the node about to die
+    async with httpx.AsyncClient(base_url=n2.url, timeout=15) as h2:
+        r = await h2.post(
+            "/v1/scene/s/object", json={"objects": [{"name": f"a{i}"} for i in range(20)]}
+        )
+        assert r.status_code == 200, r.text
+        acked = {x["key"] for x in r.json()["objects"]}
+    on2 = await Sub.open(n2, "s")
+    subs += [await Sub.open(n1, "s"), await Sub.open(n3, "s"), on2]
+    stream = Stream(n1, o)
+    reader = asyncio.create_task(asyncio.to_thread(timed, d, o, time.monotonic() + 9.0))
+    await asyncio.sleep(2.0)
+    killed_at = time.monotonic()
+    n2.kill()
+    await asyncio.sleep(5.0)
+    # the WebSocket client of node 2 reconnects to node 1: a new epoch, and a snapshot with
+    # the latest state (a resync, never a silent loss)
+    moved = await Sub.open(n1, "s")
+    subs.append(moved)
+    assert moved.epoch != on2.epoch
+    snap_x = {x["key"]: x["transform"][3] for x in moved.snapshot["objects"]}[o]
+    assert snap_x >= stream.sent - 20
+    got = await reader
+    await stream.stop()
+
+    before = [g for g in got if g[0] < killed_at]
+    after = [g for g in got if g[0] >= killed_at]
+    assert {port for _, port, _ in before} == {n2.udp_port}
+    taken = [g for g in after if g[1] != n2.udp_port]
+    assert taken, "no node took the device over"
+    assert {port for _, port, _ in taken} <= {n1.udp_port, n3.udp_port}
+    assert len({port for _, port, _ in taken}) == 1, "one node sends to the device"
+    xs = [x for _, _, x in got]
+    assert len(xs) == len(set(xs)), "the device got an event twice"
+    assert xs == sorted(xs), "the device got events out of order"
+    failover = taken[0][0] - killed_at
+    assert failover < 8.0, f"takeover took {failover:.1f} s"
+    print(f"udp device failover: {failover:.2f} s (lease 1.5 s, heartbeat 0.25 s)")
+    # the nodes that stayed kept streaming, without a gap
+    for sub in subs[:2]:
+        seen = sub.xs(o)
+        assert seen == sorted(seen) and len(seen) == len(set(seen))
+        seqs = [e["seq"] for e in sub.events]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    # no acknowledged write lost
+    async with httpx.AsyncClient(base_url=n3.url, timeout=15) as h3:
+        for key in acked:
+            r = await h3.get(f"/v1/scene/s/object/{key}")
+            assert r.status_code == 200, r.text
+    # the node restarts with its name and rejoins; its devices stay with their new owner
+    n2.start()
+    await until(lambda: n1.metric("aesel_cluster_nodes_live") == 3)
+    assert n2.metric("aesel_udp_devices_owned") == 0
+    assert n1.metric("aesel_udp_devices_owned") + n3.metric("aesel_udp_devices_owned") == 1
+    d.close()
