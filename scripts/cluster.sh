@@ -71,18 +71,22 @@ node_up() {  # node_up N
   log "node$n starting (pid $!): http 127.0.0.1:$http udp 127.0.0.1:$udp ws 127.0.0.1:$ws"
 }
 
-wait_nodes() {  # until every node answers /health and Consul passes them all
+wait_nodes() {  # wait_nodes FIRST LAST: until those nodes answer /health
   local t0=$SECONDS n http udp ws
-  for n in $(seq 1 "$NODES"); do
+  for n in $(seq "$1" "$2"); do
     read -r http udp ws < <(ports "$n")
     until http_ok "http://127.0.0.1:$http/health"; do
       if ! alive "$DIR/node$n.pid"; then
-        log "node$n exited; the end of $DIR/node$n.log:"; tail -5 "$DIR/node$n.log" >&2; return 1
+        log "node$n exited: $(grep -m1 'cannot start' "$DIR/node$n.log" || tail -1 "$DIR/node$n.log")"; return 1
       fi
       [ $((SECONDS - t0)) -lt 120 ] || { log "node$n not healthy in 120s; see $DIR/node$n.log"; return 1; }
       sleep 0.2
     done
   done
+}
+
+wait_consul() {  # until Consul passes every node's check
+  local t0=$SECONDS
   until [ "$(consul_passing "$CONSUL")" -ge "$NODES" ]; do
     [ $((SECONDS - t0)) -lt 120 ] || { log "consul does not pass all $NODES nodes; see $CONSUL/ui"; return 1; }
     sleep 0.2
@@ -113,9 +117,12 @@ case ${1:-} in
   up)
     mkdir -p "$DIR"
     [ -x "$AESEL" ] || { log "no $AESEL: run make cluster (it installs .venv first)"; exit 1; }
+    trap 'log "not ready: \`make cluster-down\` stops what started (logs in $DIR)"' ERR
     engines_up
-    for n in $(seq 1 "$NODES"); do node_up "$n"; done
-    wait_nodes
+    # node 1 first: its start creates the schema and warms the stores, which the others then share
+    node_up 1; wait_nodes 1 1
+    for n in $(seq 2 "$NODES"); do node_up "$n"; done
+    wait_nodes 1 "$NODES"; wait_consul
     ready_line ;;
   down)
     for f in "$DIR"/node*.pid; do [ -e "$f" ] || continue; stop_pid "$f" & done; wait
