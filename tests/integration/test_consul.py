@@ -217,3 +217,15 @@ def test_consul_lost_later_degrades_and_the_node_registers_again_when_it_is_back
     back = [line for line in err.splitlines() if "is back" in line]
     assert len(lost) == 1 and len(back) == 1, err
     assert consul.service("aesel-n1") is None
+
+
+async def test_a_node_that_cannot_register_does_not_start(tmp_path: Path) -> None:
+    from aesel.app import Node
+    from aesel.errors import BackendUnavailable
+
+    url = f"http://127.0.0.1:{free_port()}"
+    node = Node(Settings(http_port=0, udp_port=0, ws_port=0, data_dir=tmp_path, consul=url))
+    with pytest.raises(BackendUnavailable, match=f"consul at {url}: cannot register aesel-"):
+        await node.start()
+    await node.stop()  # as aesel serve does: stops what started, without a word from Consul
+    assert node.consul is None
