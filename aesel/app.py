@@ -397,7 +397,10 @@ class Node:
         self._udp_transport = transport
         self.udp = protocol
         self.udp_port = transport.get_extra_info("sockname")[1]
-        self.hub.attach_udp(transport.sendto)
+        if self.state is not None:
+            self.hub.attach_udp(fenced(transport.sendto, self.state.may_send, self.services.drops))
+        else:
+            self.hub.attach_udp(transport.sendto)
         if self.security.cbc:
             self.services.scenes.response_extra.update(
                 event_destination_host=s.host, event_destination_port=self.udp_port
@@ -554,6 +557,21 @@ class Node:
             if close is not None:
                 await close()
         log.info("aesel stopped")
+
+
+def fenced(
+    send: Callable[[bytes, Any], None], may_send: Callable[[], bool], drops: Counter[str]
+) -> Callable[[bytes, Any], None]:
+    """``send``, dropping (counted as ``fenced``) while a cluster node may not send: it may
+    have been taken for dead, and another node may be sending to its devices."""
+
+    def gated(data: bytes, addr: Any) -> None:
+        if may_send():
+            send(data, addr)
+        else:
+            drops["fenced"] += 1
+
+    return gated
 
 
 def node_id(s: Settings) -> str:

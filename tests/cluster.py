@@ -170,7 +170,7 @@ class ClusterNode:
 
 def cluster_args(kafka: Kafka, mongo: str, neo4j: str, prefix: str, *extra: str) -> list[str]:
     return ["--kafka", kafka.bootstrap, "--kafka-topic-prefix", prefix, "--mongo-url", mongo,
-            "--neo4j-url", neo4j, "--cluster-lease", "1.5", "--cluster-heartbeat", "0.25",
+            "--neo4j-url", neo4j, "--cluster-lease", "3", "--cluster-heartbeat", "0.5",
             "--store-timeout", "10", *extra]  # fmt: skip
 
 
