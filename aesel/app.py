@@ -182,6 +182,11 @@ class Node:
                     "--kafka needs --mongo-url and --neo4j-url: the nodes of a cluster share "
                     "their stores (the embedded store belongs to one process)"
                 )
+            if settings.auth and not settings.jwt_secret.get_secret_value():
+                raise ValueError(
+                    "--kafka with --auth needs --jwt-secret, the same on every node: a token "
+                    "issued by one node must be valid on all"
+                )
             self.kafka = KafkaConfig(settings.kafka, prefix=settings.kafka_topic_prefix)
             self.bus = self._kafka_bus = KafkaBus(self.kafka, self.node_id, producer=None)
         else:

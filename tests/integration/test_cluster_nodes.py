@@ -508,3 +508,29 @@ def timed_all(
         if doc.get("key") in keys:
             got.append((time.monotonic(), addr[1], doc["key"], doc["transform"][3]))
     return got
+
+
+def test_the_real_pyaesel_flows_pass_against_node_1_of_a_cluster(
+    make_cluster: Callable[[int], list[ClusterNode]], tmp_path: Path
+) -> None:
+    from tests.integration.test_pyaesel import COMPAT, FLOWS, run_flows
+
+    n1, _ = make_cluster(2)
+    cluster = make_cluster.cluster  # type: ignore[attr-defined]
+    for version in ("0.8", "0.3"):  # the scene/object/property/event flows, without auth
+        asyncio.run(clear_neo4j(cluster.neo4j))  # each flow creates the same scene keys
+        out = run_flows(version, FLOWS[version], n1.url, str(n1.udp_port), str(tmp_path))
+        assert "flows ok" in out
+    # users, projects, collections and assets: with auth, on a cluster of its own
+    secret = "s" * 64
+    auth = ("--auth", "--admin-user", "root", "--admin-password", "root-pw", "--jwt-secret", secret)
+    with_auth = Cluster(cluster.kafka, cluster.mongo + "x", cluster.neo4j, tmp_path / "auth")
+    try:
+        a1 = with_auth.add("auth1", *auth)
+        with_auth.add("auth2", *auth)
+        out = run_flows("0.8", COMPAT / "pyaesel_catalog_flows.py", a1.url, "root", "root-pw",
+                        str(tmp_path))  # fmt: skip
+        assert "pyaesel catalog flows ok" in out
+    finally:
+        with_auth.stop()
+        asyncio.run(drop_database(cluster.mongo + "x"))
