@@ -224,7 +224,7 @@ async def test_a_change_on_any_node_reaches_every_subscriber_and_each_device_onc
     d3.close()
 
 
-async def test_cluster_state_is_shared_scene_access_and_registrations(
+async def test_nodes_know_each_other_and_serve_another_nodes_streamed_change(
     make_cluster: Callable[[int], list[ClusterNode]],
 ) -> None:
     n1, n2 = make_cluster(2)
