@@ -183,7 +183,16 @@ class Node:
                     "--kafka needs --mongo-url and --neo4j-url: the nodes of a cluster share "
                     "their stores (the embedded store belongs to one process)"
                 )
-            self.kafka = KafkaConfig(settings.kafka, prefix=settings.kafka_topic_prefix)
+            if settings.auth and not settings.jwt_secret.get_secret_value():
+                raise ValueError(
+                    "--kafka with --auth needs --jwt-secret, the same on every node: a token "
+                    "issued by one node must be valid on all"
+                )
+            self.kafka = KafkaConfig(
+                settings.kafka,
+                prefix=settings.kafka_topic_prefix,
+                linger_ms=settings.kafka_linger_ms,
+            )
             self.bus = self._kafka_bus = KafkaBus(self.kafka, self.node_id, producer=None)
         else:
             self.bus = MemoryBus(self.node_id)
@@ -220,6 +229,7 @@ class Node:
                 directory=directory,
             )
             directory.on_change = self.state.scene_changed  # type: ignore[attr-defined]
+            self.state.on_rejoin = self._rejoined
             sink = self.state
         flush = settings.flush_interval
         objects = ObjectService(self.store, directory, self.bus, drops, flush_interval=flush)
@@ -398,7 +408,10 @@ class Node:
         self._udp_transport = transport
         self.udp = protocol
         self.udp_port = transport.get_extra_info("sockname")[1]
-        self.hub.attach_udp(transport.sendto)
+        if self.state is not None:
+            self.hub.attach_udp(fenced(transport.sendto, self.state.may_send, self.services.drops))
+        else:
+            self.hub.attach_udp(transport.sendto)
         if self.security.cbc:
             self.services.scenes.response_extra.update(
                 event_destination_host=s.host, event_destination_port=self.udp_port
@@ -458,6 +471,15 @@ class Node:
             "aesel serving http=%s:%d udp=%s:%d ws=%s:%d data=%s (%d registrations loaded)",
             s.host, self.http_port, s.host, self.udp_port, s.host, self.ws_port, s.data_dir, n,
         )  # fmt: skip
+
+    def _rejoined(self) -> None:
+        """Back on Kafka after an outage: other nodes' changes may have been missed, so the
+        caches reload from the stores."""
+        dropped = sum(
+            t.evict_clean() for t in (self.services.objects.table, self.services.properties.table)
+        )
+        self.services.directory.clear()
+        log.warning("cluster: reloading caches after the outage (%d values dropped)", dropped)
 
     def _cluster_sources(self) -> ClusterSources | None:
         bus, state = self._kafka_bus, self.state
@@ -537,8 +559,9 @@ class Node:
         if self.state is not None:
             await self.state.stop()  # leaves: the others take the devices over at once
         if self._producer is not None:
-            with contextlib.suppress(Exception):
-                await self._producer.stop()
+            from aesel.cluster.kafka import quietly
+
+            await quietly(self._producer.stop())
             self._producer = None
         await self.floors.stop()
         await self.recordings.replays.close()
@@ -553,6 +576,21 @@ class Node:
             if close is not None:
                 await close()
         log.info("aesel stopped")
+
+
+def fenced(
+    send: Callable[[bytes, Any], None], may_send: Callable[[], bool], drops: Counter[str]
+) -> Callable[[bytes, Any], None]:
+    """``send``, dropping (counted as ``fenced``) while a cluster node may not send: it may
+    have been taken for dead, and another node may be sending to its devices."""
+
+    def gated(data: bytes, addr: Any) -> None:
+        if may_send():
+            send(data, addr)
+        else:
+            drops["fenced"] += 1
+
+    return gated
 
 
 def node_id(s: Settings) -> str:
