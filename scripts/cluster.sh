@@ -50,7 +50,7 @@ engines_up() {  # start the engines that neither run already nor are given, then
     log "starting ${start[*]} (the first time installs them into ~/.cache/aesel/engines: minutes)"
     "$ENGINES_SH" start "${start[@]}" >/dev/null
   fi
-  KAFKA=${CLUSTER_KAFKA:-$(engine_value kafka AESEL_KAFKA_BOOTSTRAP)}
+  KAFKA=${CLUSTER_KAFKA:-$(engine_value kafka AESEL_KAFKA)}
   NEO4J=${CLUSTER_NEO4J_URL:-$(engine_value neo4j AESEL_NEO4J_URL)}
   MONGO=${CLUSTER_MONGO_URL:-$(engine_value mongo AESEL_MONGO_URL)aesel}
   local consul=${CLUSTER_CONSUL:-http://$(engine_value consul AESEL_CONSUL_ADDR)}
@@ -62,9 +62,9 @@ node_up() {  # node_up N
   read -r http udp ws < <(ports "$n")
   if alive "$pidf"; then return 0; fi
   mkdir -p "$DIR/node$n"
-  # settings beyond these flags: Consul KV (aesel/config/...) or AESEL_* variables; the two
-  # that `eval "$(make -s engines)"` may have exported name no setting, so they are dropped
-  env -u AESEL_KAFKA_BOOTSTRAP -u AESEL_CONSUL_ADDR nohup "$AESEL" serve --host 127.0.0.1 \
+  # settings beyond these flags: Consul KV (aesel/config/...) or AESEL_* variables; the one
+  # that `eval "$(make -s engines)"` may have exported and that names no setting is dropped
+  env -u AESEL_CONSUL_ADDR nohup "$AESEL" serve --host 127.0.0.1 \
     --http-port "$http" --udp-port "$udp" --ws-port "$ws" --data-dir "$DIR/node$n" --node-id "node$n" \
     --kafka "$KAFKA" --mongo-url "$MONGO" --neo4j-url "$NEO4J" --consul "$CONSUL" </dev/null >"$DIR/node$n.log" 2>&1 &
   echo $! > "$pidf"
