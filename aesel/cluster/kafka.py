@@ -189,6 +189,9 @@ class KafkaBus:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._consumer: Any = None
+        # whether this node needs an event of (scene, key) from another node at all: a
+        # subscriber, a recording, or a cached value; None: every event
+        self.wants: Callable[[str, str], bool] | None = None
         self._closing = False
         self._limited = LogLimiter(log)
 
@@ -312,7 +315,7 @@ class KafkaBus:
             self._limited.warning("kafka refused an event: %r", fut.exception())
 
     async def _produce(self) -> None:
-        topic, headers = self.cfg.events_topic, [("o", self._origin_bytes)]
+        topic, origin = self.cfg.events_topic, ("o", self._origin_bytes)
         queue, stats = self._queue, self.stats
         while True:
             if not queue:
@@ -328,7 +331,10 @@ class KafkaBus:
                 value = wire.encode_event(event, stamp, wall)
                 try:
                     fut = await self.producer.send(
-                        topic, value, key=event.scene.encode(), headers=headers
+                        topic,
+                        value,
+                        key=event.scene.encode(),
+                        headers=[origin, ("k", event.key.encode())],
                     )
                 except asyncio.CancelledError:
                     raise
@@ -348,6 +354,7 @@ class KafkaBus:
     async def _consume(self) -> None:
         consumer, stats, own = self._consumer, self.stats, self._origin_bytes
         followers = self._followers
+        wants = self.wants
         while True:
             try:
                 batch = await consumer.getmany(timeout_ms=500, max_records=2000)
@@ -361,8 +368,16 @@ class KafkaBus:
             now = time.perf_counter_ns()
             for tp, records in batch.items():
                 for r in records:
-                    if r.headers and r.headers[0][1] == own:
+                    headers = r.headers
+                    if headers and headers[0][1] == own:
                         stats.skipped += 1
+                        continue
+                    if (
+                        wants is not None
+                        and len(headers) > 1
+                        and not wants(r.key.decode(), headers[1][1].decode())
+                    ):
+                        stats.skipped += 1  # nobody here needs it: not even decoded
                         continue
                     try:
                         remote = wire.decode_event(r.value)
