@@ -187,11 +187,7 @@ class Node:
                     "--kafka with --auth needs --jwt-secret, the same on every node: a token "
                     "issued by one node must be valid on all"
                 )
-            self.kafka = KafkaConfig(
-                settings.kafka,
-                prefix=settings.kafka_topic_prefix,
-                linger_ms=settings.kafka_linger_ms,
-            )
+            self.kafka = KafkaConfig(settings.kafka, prefix=settings.kafka_topic_prefix)
             self.bus = self._kafka_bus = KafkaBus(self.kafka, self.node_id, producer=None)
         else:
             self.bus = MemoryBus(self.node_id)
