@@ -40,7 +40,7 @@ import functools
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +97,19 @@ class KafkaConfig:
         return f"{self.prefix}.state"
 
 
+@contextlib.contextmanager
+def connecting() -> Iterator[None]:
+    """While a node first connects, aiokafka's own errors are not logged: a failure becomes
+    one clear line of ours (:class:`KafkaUnavailable`)."""
+    logger = logging.getLogger("aiokafka")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 async def ensure_topics(cfg: KafkaConfig) -> int:
     """Create the two topics if they do not exist (idempotent); fail clearly if unreachable.
 
@@ -105,7 +118,8 @@ async def ensure_topics(cfg: KafkaConfig) -> int:
     admin = AIOKafkaAdminClient(bootstrap_servers=cfg.bootstrap, request_timeout_ms=10_000)
     try:
         try:
-            await asyncio.wait_for(admin.start(), cfg.connect_timeout)
+            with connecting():
+                await asyncio.wait_for(admin.start(), cfg.connect_timeout)
         except (TimeoutError, KafkaError, OSError) as e:
             raise KafkaUnavailable(f"kafka at {cfg.bootstrap} is unreachable: {e!r}") from None
         topics = [

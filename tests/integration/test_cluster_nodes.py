@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import itertools
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -534,3 +536,21 @@ def test_the_real_pyaesel_flows_pass_against_node_1_of_a_cluster(
     finally:
         with_auth.stop()
         asyncio.run(drop_database(cluster.mongo + "x"))
+
+
+def test_kafka_unreachable_at_start_is_one_clear_error_and_exit_1(
+    engines: Engines, tmp_path: Path
+) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = ["--kafka", f"127.0.0.1:{port}", "--mongo-url", mongo_url(engines), "--neo4j-url",
+            engines.urls["AESEL_NEO4J_URL"], "--data-dir", str(tmp_path), "--http-port", "0",
+            "--udp-port", "0", "--ws-port", "0"]  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "aesel", "serve", *args], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 1
+    errors = [line for line in out.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and f"kafka at 127.0.0.1:{port} is unreachable" in errors[0], errors
+    assert "Traceback" not in out.stderr
