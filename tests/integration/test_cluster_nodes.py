@@ -336,7 +336,7 @@ async def test_kill_9_of_a_node_its_devices_are_taken_over_and_nothing_acknowled
     assert xs == sorted(xs), "the device got events out of order"
     failover = taken[0][0] - killed_at
     assert failover < 8.0, f"takeover took {failover:.1f} s"
-    print(f"udp device failover: {failover:.2f} s (lease 1.5 s, heartbeat 0.25 s)")
+    print(f"udp device failover: {failover:.2f} s (lease {LEASE} s, heartbeat {HEARTBEAT} s)")
     # the nodes that stayed kept streaming, without a gap
     for sub in subs[:2]:
         seen = sub.xs(o)
