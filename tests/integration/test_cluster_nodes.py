@@ -249,6 +249,14 @@ async def test_nodes_know_each_other_and_serve_another_nodes_streamed_change(
         while not await moved():
             assert time.monotonic() < deadline, "node 2 kept serving the old transform"
             await asyncio.sleep(0.05)
+        # a lock is a compare-and-set in the store: node 2's cached "unlocked" cannot win
+        async with httpx.AsyncClient(base_url=n1.url, timeout=15) as h1:
+            r = await h1.get(f"/v1/scene/s/object/{o1}/lock", params={"device": "a"})
+            assert r.status_code == 200, r.text
+        r = await h2.get(f"/v1/scene/s/object/{o1}/lock", params={"device": "b"})
+        assert r.status_code == 423, r.text
+        r = await h2.get(f"/v1/scene/s/object/{o1}")
+        assert r.json()["objects"][0]["owner"] == "a"
 
 
 class Stream:
