@@ -188,11 +188,7 @@ class Node:
                     "--kafka with --auth needs --jwt-secret, the same on every node: a token "
                     "issued by one node must be valid on all"
                 )
-            self.kafka = KafkaConfig(
-                settings.kafka,
-                prefix=settings.kafka_topic_prefix,
-                linger_ms=settings.kafka_linger_ms,
-            )
+            self.kafka = KafkaConfig(settings.kafka, prefix=settings.kafka_topic_prefix)
             self.bus = self._kafka_bus = KafkaBus(self.kafka, self.node_id, producer=None)
         else:
             self.bus = MemoryBus(self.node_id)
@@ -253,10 +249,22 @@ class Node:
         if self._kafka_bus is not None:
             self._kafka_bus.follow(objects.follow)
             self._kafka_bus.follow(properties.follow)
+            hub, otable, ptable = self.hub, objects.table, properties.table
+
+            def wants(scene: str, key: str) -> bool:
+                return (
+                    hub.wants(scene)
+                    or recorder.recording(scene)
+                    or otable.peek(key) is not None
+                    or ptable.peek(key) is not None
+                )
+
         self.recording_store = FileRecordings(settings.data_dir)
         scenes = self.services.scenes
         recorder = Recorder(self.recording_store, scenes, flush_interval=flush)
         self.bus.subscribe(recorder.on_event)
+        if self._kafka_bus is not None:
+            self._kafka_bus.wants = wants
         self.recordings = Recordings(
             recorder, Replays(self.recording_store, scenes, objects, properties)
         )

@@ -138,11 +138,6 @@ class Settings(BaseSettings):
     kafka_topic_prefix: str = _f(
         "aesel", "prefix of the cluster's Kafka topics (<prefix>.events, <prefix>.state)"
     )
-    kafka_linger_ms: Count = _f(
-        2,
-        "milliseconds the Kafka producer waits to batch events (bench/cluster.py: 2 ms costs "
-        "little latency and batches bursts)",
-    )
     cluster_lease: PositiveSeconds = _f(
         3.0,
         "seconds without a heartbeat after which a node counts as gone and its UDP devices "

@@ -1,7 +1,9 @@
 """A cluster of real ``aesel serve`` nodes on Kafka, MongoDB-wire and Neo4j, measured.
 
 - cross-node latency: UDP updates into node 1; WebSocket subscribers on node 1 (local) and on
-  node 2 (through Kafka); p50/p99 of send -> receive, for several producer ``linger_ms``;
+  node 2 (through Kafka); p50/p99 of send -> receive;
+- the bus alone, in this process: CPU per event to produce (stamp, encode, batch, send) and to
+  consume (read, decode, order, deliver), between two KafkaBus instances;
 - efficiency: deliveries per server-CPU-second of one node against a two-node cluster
   (the same subscribers, split over the two nodes; CPU of the aesel processes only);
 - failover: kill -9 of the node a UDP device registered through, until another node sends;
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -141,11 +144,10 @@ def update(key: str, scene_name: str, sent: float) -> bytes:
     return orjson.dumps({"msg_type": 1, "key": key, "scene": scene_name, "transform": t})
 
 
-async def latency(urls: dict[str, str], root: Path, linger: int, seconds: float, rate: int) -> str:
+async def latency(urls: dict[str, str], root: Path, seconds: float, rate: int) -> str:
     prefix, db = f"b{secrets.token_hex(3)}", f"b{secrets.token_hex(3)}"
-    extra = ("--kafka-linger-ms", str(linger))
-    n1 = Node("n1", args_for(urls, prefix, db, *extra), root / f"l{linger}").start()
-    n2 = Node("n2", args_for(urls, prefix, db, *extra), root / f"l{linger}").start()
+    n1 = Node("n1", args_for(urls, prefix, db), root / "lat").start()
+    n2 = Node("n2", args_for(urls, prefix, db), root / "lat").start()
     try:
         (key,) = await scene(n1, "lat", 1)
         local: list[float] = []
@@ -169,13 +171,58 @@ async def latency(urls: dict[str, str], root: Path, linger: int, seconds: float,
         )
         ms = [x * 1e3 for x in local], [x * 1e3 for x in remote]
         return (
-            f"| {linger} | {pct(ms[0], 50):.2f} / {pct(ms[0], 99):.2f} | "
+            f"| {pct(ms[0], 50):.2f} / {pct(ms[0], 99):.2f} | "
             f"{pct(ms[1], 50):.2f} / {pct(ms[1], 99):.2f} | "
             f"{pct(ms[1], 50) - pct(ms[0], 50):.2f} | {per_event:.0f} | {len(ms[1])} |"
         )
     finally:
         n1.stop()
         n2.stop()
+
+
+async def settled(done: Callable[[], bool], cpu: Callable[[], float]) -> float:
+    """The CPU time once ``done()`` holds (polled every millisecond, for up to a minute)."""
+    end = time.monotonic() + 60
+    while not done() and time.monotonic() < end:  # noqa: ASYNC110 - a counter, not an event
+        await asyncio.sleep(0.001)
+    return cpu()
+
+
+async def bus_cost(bootstrap: str, n: int = 20_000) -> tuple[float, float]:
+    """CPU microseconds per event: (produce side, produce + consume) between two buses."""
+    import resource
+
+    from aesel.cluster.kafka import KafkaBus, KafkaConfig, ensure_topics, make_producer
+    from aesel.model.event import Event
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    cfg = KafkaConfig(bootstrap, prefix=f"bc{secrets.token_hex(3)}")
+    parts = await ensure_topics(cfg)
+    buses = []
+    got = [0]
+    for name in ("a", "b"):
+        producer = make_producer(cfg, name)
+        await producer.start()
+        bus = KafkaBus(cfg, name, producer)
+        await bus.start(parts)
+        buses.append(bus)
+    buses[1].subscribe(lambda e: got.__setitem__(0, got[0] + 1))
+    t = [1.0] * 16
+    payload = {"msg_type": 1, "key": "k" * 24, "name": "cube", "scene": "s", "transform": t}
+    c0 = cpu()
+    for i in range(n):
+        buses[0].publish(Event(f"s{i % 10}", 1, f"k{i % 50}", payload))
+        if i % 500 == 0:
+            await asyncio.sleep(0)
+    c1 = await settled(lambda: not buses[0]._queue, cpu)
+    c2 = await settled(lambda: got[0] >= n, cpu)
+    for bus in buses:
+        await bus.stop()
+        await bus.producer.stop()
+    return 1e6 * (c1 - c0) / n, 1e6 * (c2 - c0) / n
 
 
 async def efficiency(urls: dict[str, str], root: Path, nodes: int, seconds: float) -> float:
@@ -267,11 +314,12 @@ async def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="aesel-bench-cluster-"))
     try:
         print("cross-node latency, UDP in on node 1 -> WebSocket out (ms, p50 / p99)")
-        print("| linger_ms | local sub (node 1) | remote sub (node 2) | added p50 "
-              "| Kafka B/event | n |")  # fmt: skip
-        print("|---|---|---|---|---|---|")
-        for linger in (0, 2, 5):
-            print(await latency(urls, root, linger, a.seconds, a.rate), flush=True)
+        print("| local sub (node 1) | remote sub (node 2) | added p50 | Kafka B/event | n |")
+        print("|---|---|---|---|---|")
+        print(await latency(urls, root, a.seconds, a.rate), flush=True)
+        produce, total = await bus_cost(urls["AESEL_KAFKA"])
+        print(f"\nthe bus alone: {produce:.1f} us CPU per event to produce, "
+              f"{total - produce:.1f} us to consume")  # fmt: skip
         one = await efficiency(urls, root, 1, a.seconds)
         two = await efficiency(urls, root, 2, a.seconds)
         print(f"\ndeliveries per server-CPU-second (10 scenes x 10 subs x 5 objects at 20 Hz): "
