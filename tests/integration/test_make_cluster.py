@@ -76,7 +76,7 @@ def test_cluster_up_reports_three_healthy_nodes_and_down_leaves_nothing(
         "CLUSTER_NEO4J_URL": engines.urls["AESEL_NEO4J_URL"],
         "CLUSTER_CONSUL": consul.url,
         "CLUSTER_KAFKA": broker.bootstrap,
-        "AESEL_STORE_TIMEOUT": "10",  # as the other cluster tests: two busy cores
+        "AESEL_STORE_TIMEOUT": "20",  # a fresh Neo4j on two busy cores
         "AESEL_KAFKA_TOPIC_PREFIX": new_prefix(),
         "AESEL": str(Path(sys.executable).parent / "aesel"),
     }
