@@ -30,10 +30,12 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / ".cache"
+# the peers and the load generator live outside the clone (a fresh clone reuses them)
+CACHE = Path(os.environ.get("AESEL_BENCH_CACHE", Path.home() / ".cache" / "aesel" / "bench"))
 LOADGEN = CACHE / "bin" / "aesel-loadgen"
 CENTRIFUGO = CACHE / "bin" / "centrifugo"
 PY = sys.executable
+BASELINE = ROOT  # --baseline: a checkout of the previous code, run as aesel-base
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -160,13 +162,16 @@ def start_system(system: str, w: Workload, tmp: Path, stack: contextlib.ExitStac
     udp, ws = free_port(socket.SOCK_DGRAM), free_port()
     base = free_udp_range(w.subs * w.scenes) if w.mode == "udp" else 0
     if system.startswith("aesel"):
-        fmt = "batch" if system == "aesel-batch" else "json"
+        fmt = "batch" if system.endswith("-batch") else "json"
         http = free_port()
+        # aesel-base*: the same command from another checkout (--baseline), in the same run
+        where = BASELINE if system.startswith("aesel-base") else ROOT
+        env = {**os.environ, "PYTHONPATH": str(where)}
         cmd = [PY, "-m", "aesel", "serve", "--http-port", str(http), "--udp-port", str(udp),
                "--ws-port", str(ws), "--data-dir", str(tmp / "data"),
                "--log-level", "warning",
                "--max-connections-per-address", "1000000"]  # all clients are local  # fmt: skip
-        proc = stack.enter_context(running(cmd, "aesel ready", cwd=ROOT))
+        proc = stack.enter_context(running(cmd, "aesel ready", cwd=where, env=env))
         keys: dict[str, list[str]] = {}
         with httpx.Client(base_url=f"http://127.0.0.1:{http}", timeout=60) as c:
             for s in range(w.scenes):
@@ -340,7 +345,17 @@ def main() -> None:
     p.add_argument("--systems", default="", help="comma-separated systems to keep")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every workload's subscribers")
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="a checkout of earlier code (e.g. `git archive main aesel | tar -x -C DIR`): adds "
+        "aesel-base (and aesel-base-batch on a-udp) to every workload, in the same run",
+    )
     a = p.parse_args()
+    global BASELINE
+    if a.baseline is not None:
+        BASELINE = a.baseline.resolve()
     if not LOADGEN.exists():
         sys.exit(f"{LOADGEN} is missing: run `make bench-setup` first")
     a.out.mkdir(parents=True, exist_ok=True)
@@ -356,7 +371,10 @@ def main() -> None:
         if a.scale != 1.0:
             w = dataclasses.replace(w, subs=max(1, round(w.subs * a.scale)))
         rows = []
-        for system in w.systems:
+        systems = list(w.systems)
+        if a.baseline is not None:
+            systems[1:1] = [f"aesel-base{s[5:]}" for s in w.systems if s.startswith("aesel")]
+        for system in systems:
             if keep and system not in keep:
                 continue
             if system == "centrifugo" and not CENTRIFUGO.exists():

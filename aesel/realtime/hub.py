@@ -156,6 +156,33 @@ class WsSubscriber:
     inside: set[str] = field(default_factory=set)
     frame: Matrix | None = None  # M_SD of the device named by the subscription's "frame"
     frame_device: str = ""
+    # while an interest move loads the scene: the keys of every event of the scene meanwhile
+    moving: set[str] | None = None
+
+    def move_interest(
+        self, interest: Interest | None, positions: dict[str, tuple[float, float, float] | None]
+    ) -> tuple[list[str], list[str]]:
+        """Switch to ``interest``; returns the keys that enter and leave the client's view.
+
+        ``positions`` holds every object of the scene as of now (its translation, ``None``
+        without a transform), with every event up to now already delivered under the old
+        filter. What the client knows: the objects last sent inside the old radius, or every
+        object without a filter. Entering objects must be sent from their current state, and
+        leaving ones are removed from the outbox: an older update must not follow the leave.
+        """
+        known = self.inside if self.interest is not None else set(positions)
+        now = (
+            set(positions)
+            if interest is None
+            else {k for k, p in positions.items() if interest.contains(p)}
+        )
+        enter, leave = sorted(now - known), sorted(known - now)
+        for key in (*enter, *leave):
+            self.outbox.pop(key, None)
+        self.interest = interest
+        self.inside = now if interest is not None else set()
+        self.moving = None
+        return enter, leave
 
     def wants(self, e: Encoded) -> bool:
         """Whether event ``e`` goes to this subscriber (after its snapshot, and of interest).
@@ -558,10 +585,12 @@ class Hub:
             if writer.is_closing():
                 self.unsubscribe(scene, sub.id)
                 continue
-            if sub.interest is None and sub.min_seq < first_seq:
+            if sub.interest is None and sub.min_seq < first_seq and sub.moving is None:
                 items = good
                 frame = shared.get((fmt, m))
             else:
+                if sub.moving is not None:
+                    sub.moving.update(e.event.key for e in good)
                 items = [e for e in good if sub.wants(e)]
                 frame = None
             if not items:

@@ -3,11 +3,20 @@
 The transports decode at their edge (:mod:`aesel.model.inbound`) and hand ``Ingest.apply`` the
 typed event with the :class:`~aesel.services.policy.Principal` that sent it; the object and
 property services decide whether it may apply (rights come from the scene).
+
+Shedding stale updates: a transport that finds more than :data:`SHED_ABOVE` inbound events
+waiting at once (the node fell behind: datagrams queued in the socket's receive buffer,
+messages queued on a WebSocket) reads them together and asks :func:`stale` which of them a
+later one makes pointless: a bare transform update of an object superseded by a later
+bare transform update of the same object from the same sender (and naming the same device).
+Those are dropped (counted ``stale``), so the node catches up with the latest state of each
+object instead of working through seconds of history. Every other event (creates, deletes,
+properties, actions) is applied, in order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 
 from aesel.errors import Unauthenticated
 from aesel.model.inbound import BareTransform, Inbound
@@ -19,6 +28,32 @@ from aesel.services.properties import PropertyService
 
 def _nobody(device: str) -> bool:
     return False
+
+
+SHED_ABOVE = 16
+"""Events read together before the node counts as behind and sheds: a few updates of one
+object sent back to back are all applied; a backlog keeps only the latest of each."""
+
+
+def stale(events: Sequence[tuple[Inbound, Hashable]]) -> list[bool]:
+    """For each ``(event, sender)`` read together, whether it is superseded: a bare transform
+    update followed, later in ``events``, by another of the same object from the same sender.
+
+    The last update of each object wins; only bare transforms are ever superseded (they carry
+    nothing but the transform, so the later one holds everything the earlier one said).
+    """
+    if len(events) <= SHED_ABOVE:
+        return [False] * len(events)
+    last: dict[tuple[str, str | None, Hashable], int] = {}
+    for i, (ev, sender) in enumerate(events):
+        if type(ev) is BareTransform:
+            last[ev.key, ev.device, sender] = i
+    if len(last) == len(events):
+        return [False] * len(events)
+    return [
+        isinstance(ev, BareTransform) and last[ev.key, ev.device, sender] != i
+        for i, (ev, sender) in enumerate(events)
+    ]
 
 
 class Ingest:
