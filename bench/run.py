@@ -31,7 +31,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 # the peers and the load generator live outside the clone (a fresh clone reuses them)
-CACHE = Path(os.environ.get("AESEL_BENCH_CACHE", Path.home() / ".cache" / "aesel" / "bench"))
+CACHE = Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "aesel" / "bench"))
 LOADGEN = CACHE / "bin" / "aesel-loadgen"
 CENTRIFUGO = CACHE / "bin" / "centrifugo"
 PY = sys.executable
@@ -135,26 +135,29 @@ class Server:
     metrics_url: str = ""
 
 
-def server_side(url: str) -> tuple[float, float]:
-    """aesel's own p99 event-in to last-delivery-out (the histogram bucket's upper bound, ms)
-    and its slow-consumer disconnects."""
+def server_side(url: str) -> tuple[float, float, dict[str, float]]:
+    """aesel's own p99 event-in to last-delivery-out (the histogram bucket's upper bound, ms),
+    its slow-consumer disconnects and its drops by reason."""
     from prometheus_client.parser import text_string_to_metric_families
 
     buckets: list[tuple[float, float]] = []
     slow = 0.0
+    drops: dict[str, float] = {}
     for fam in text_string_to_metric_families(httpx.get(url, timeout=10).text):
         for smp in fam.samples:
             if smp.name == "aesel_delivery_latency_seconds_bucket":
                 buckets.append((float(smp.labels["le"]), smp.value))
             if smp.name == "aesel_slow_consumer_disconnects_total":
                 slow = smp.value
+            if smp.name == "aesel_drops_total" and smp.value:
+                drops[smp.labels["reason"]] = smp.value
     if not buckets or not buckets[-1][1]:
-        return float("nan"), slow
+        return float("nan"), slow, drops
     total = buckets[-1][1]
     for le, count in sorted(buckets):
         if count >= 0.99 * total:
-            return le * 1000, slow
-    return float("inf"), slow
+            return le * 1000, slow, drops
+    return float("inf"), slow, drops
 
 
 def start_system(system: str, w: Workload, tmp: Path, stack: contextlib.ExitStack) -> Server:
@@ -167,7 +170,9 @@ def start_system(system: str, w: Workload, tmp: Path, stack: contextlib.ExitStac
         # aesel-base*: the same command from another checkout (--baseline), in the same run
         where = BASELINE if system.startswith("aesel-base") else ROOT
         env = {**os.environ, "PYTHONPATH": str(where)}
-        cmd = [PY, "-m", "aesel", "serve", "--http-port", str(http), "--udp-port", str(udp),
+        prof = os.environ.get("BENCH_PROFILE")  # a directory: cProfile each aesel run
+        cmd = [PY, *(["-m", "cProfile", "-o", f"{prof}/{system}-{w.name}.prof"] if prof else []),
+               "-m", "aesel", "serve", "--http-port", str(http), "--udp-port", str(udp),
                "--ws-port", str(ws), "--data-dir", str(tmp / "data"),
                "--log-level", "warning",
                "--max-connections-per-address", "1000000"]  # all clients are local  # fmt: skip
@@ -263,7 +268,9 @@ def run_one(system: str, w: Workload, duration: float) -> dict[str, Any]:
             assert gen.stdout is not None
             out, _ = gen.communicate(timeout=60)
             nan = float("nan")
-            server_p99, slow = server_side(srv.metrics_url) if srv.metrics_url else (nan, nan)
+            server_p99, slow, drops = (
+                server_side(srv.metrics_url) if srv.metrics_url else (nan, nan, {})
+            )
         finally:
             if gen.poll() is None:
                 gen.kill()
@@ -282,6 +289,7 @@ def run_one(system: str, w: Workload, duration: float) -> dict[str, Any]:
         offered_per_s=w.offered,
         server_p99_ms=server_p99,
         slow_disconnects=slow,
+        drops=drops,
     )
     return res
 
@@ -308,7 +316,13 @@ def table(rows: list[dict[str, Any]], w: Workload) -> str:
     lines = ["| " + " | ".join(c[1] for c in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in rows:
         lines.append("| " + " | ".join(fmt.format(r[k]) for k, _, fmt in COLUMNS) + " |")
-    return head + "\n".join(lines) + "\n"
+    notes = [
+        f"- {r['system']} drops: "
+        + ", ".join(f"{k} {v:,.0f}" for k, v in sorted(r["drops"].items()))
+        for r in rows
+        if r.get("drops")
+    ]
+    return head + "\n".join(lines) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:

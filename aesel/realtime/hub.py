@@ -138,6 +138,14 @@ class Writer(Protocol):
     def is_closing(self) -> bool:
         """Whether the connection is closing or closed: it must not be written to."""
 
+    def offer(self, data: bytes, high: int) -> int:
+        """The broadcast's one call per recipient: write ``data`` and return ``WRITTEN``;
+        unless the connection is closing (``CLOSING``) or holds more than ``high`` bytes
+        unsent (``BEHIND``), then write nothing."""
+
+
+WRITTEN, BEHIND, CLOSING = 0, 1, 2
+
 
 @dataclass(eq=False, slots=True)
 class WsSubscriber:
@@ -577,17 +585,15 @@ class Hub:
         slow: list[WsSubscriber] = []
         for sub in list(subs.values()):
             fmt, m = sub.format, sub.frame
-            good = usable.get((fmt, m))
+            key = (fmt, m)
+            good = usable.get(key)
             if good is None:
                 items = encoded if m is None else _in_frame(framed, m, encoded)
-                good = usable[fmt, m] = self._usable(scene, items, fmt)
+                good = usable[key] = self._usable(scene, items, fmt)
             writer = sub.writer
-            if writer.is_closing():
-                self.unsubscribe(scene, sub.id)
-                continue
             if sub.interest is None and sub.min_seq < first_seq and sub.moving is None:
                 items = good
-                frame = shared.get((fmt, m))
+                frame = shared.get(key)
             else:
                 if sub.moving is not None:
                     sub.moving.update(e.event.key for e in good)
@@ -595,41 +601,56 @@ class Hub:
                 frame = None
             if not items:
                 continue
-            if sub.loading:
+            if sub.loading or sub.outbox:  # loading its snapshot, or behind: keep the latest
+                if writer.is_closing():
+                    self.unsubscribe(scene, sub.id)
+                    continue
                 self._coalesce(sub, items)
-                continue
-            if sub.outbox or writer.buffered() > high:
-                self._coalesce(sub, items)
-                if (
-                    len(sub.outbox) > self.max_outbox
-                    or self.clock() - sub.behind_since > self.slow_timeout
-                ):
+                if not sub.loading and self._too_slow(sub):
                     slow.append(sub)
                 continue
             if frame is None:
                 frame = self._frame(scene, fmt, items)
                 if items is good:
-                    shared[fmt, m] = frame
-            if not self._write(sub, frame):
+                    shared[key] = frame
+            try:
+                state = writer.offer(frame, high)
+            except Exception as e:  # RuntimeError/OSError from a transport that is closing
+                self._failed(sub, e)
                 continue
-            stats.ws_frames += 1
-            stats.ws_deliveries += len(items)
+            if state == WRITTEN:
+                stats.ws_frames += 1
+                stats.ws_deliveries += len(items)
+            elif state == CLOSING:
+                self.unsubscribe(scene, sub.id)
+            else:  # BEHIND: its events wait in the outbox
+                self._coalesce(sub, items)
+                if self._too_slow(sub):
+                    slow.append(sub)
         for sub in slow:
             self.disconnect_slow(sub)
+
+    def _too_slow(self, sub: WsSubscriber) -> bool:
+        return (
+            len(sub.outbox) > self.max_outbox or self.clock() - sub.behind_since > self.slow_timeout
+        )
 
     def _write(self, sub: WsSubscriber, frame: bytes) -> bool:
         """Write one frame; a connection that fails the write is unsubscribed, not retried."""
         try:
             sub.writer.write(frame)
         except Exception as e:  # RuntimeError/OSError from a transport that is closing
-            self.unsubscribe(sub.scene, sub.id)
-            self.drops["closed"] += 1
-            self._limited.warning(
-                "hub: write to subscriber %d of scene %r failed, unsubscribed: %r",
-                sub.id, sub.scene, e,
-            )  # fmt: skip
+            self._failed(sub, e)
             return False
         return True
+
+    def _failed(self, sub: WsSubscriber, e: Exception) -> None:
+        self.unsubscribe(sub.scene, sub.id)
+        self.drops["closed"] += 1
+        self._limited.warning(
+            "hub: write to subscriber %d of scene %r failed, unsubscribed: %r",
+            sub.id, sub.scene, e,
+        )  # fmt: skip
 
     def _coalesce(self, sub: WsSubscriber, items: list[Encoded]) -> None:
         if not sub.outbox:

@@ -45,7 +45,7 @@ from aesel.model.stream import Format, Interest
 from aesel.model.transform import Matrix
 from aesel.net import REFUSED, ConnectionLimits
 from aesel.realtime import codec, snapframe
-from aesel.realtime.hub import Hub, WsSubscriber, in_frame
+from aesel.realtime.hub import BEHIND, CLOSING, WRITTEN, Hub, WsSubscriber, in_frame
 from aesel.realtime.protocol import (
     Close,
     Inbound,
@@ -148,6 +148,15 @@ class AeselConnection(ServerConnection):
 
     def buffered(self) -> int:
         return int(self.transport.get_write_buffer_size())
+
+    def offer(self, data: bytes, high: int) -> int:
+        transport = self.transport
+        if self.slow or transport.is_closing() or self.protocol.state is not State.OPEN:
+            return CLOSING
+        if transport.get_write_buffer_size() > high:
+            return BEHIND
+        transport.write(data)
+        return WRITTEN
 
     def is_closing(self) -> bool:
         # after a close frame either way the transport may already refuse writes (write_eof)

@@ -46,7 +46,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         *,
         principal: Callable[[str | None], Principal] = lambda device: OPEN,
         max_size: int = 8192,
-        max_batch: int = 4096,
+        max_batch: int = 1024,
     ) -> None:
         self.ingest = ingest
         self.drops = drops

@@ -40,6 +40,14 @@ class FakeWriter:
     def buffered(self) -> int:
         return self.backlog
 
+    def offer(self, data: bytes, high: int) -> int:
+        if self.closing:
+            return 2
+        if self.backlog > high:
+            return 1
+        self.write(data)
+        return 0
+
     def close_slow(self, code: int, reason: str) -> None:
         self.closed = (code, reason)
 
