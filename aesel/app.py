@@ -325,7 +325,7 @@ class Node:
         self._udp_transport = transport
         self.udp = protocol
         self.udp_port = transport.get_extra_info("sockname")[1]
-        self.hub.attach_udp(transport.sendto)
+        self.hub.attach_udp(transport.sendto, protocol.multi)
         if self.security.cbc:
             self.services.scenes.response_extra.update(
                 event_destination_host=s.host, event_destination_port=self.udp_port

@@ -73,6 +73,14 @@ Sender = Callable[[bytes, Addr], None]
 Scheduler = Callable[[Callable[[], None]], None]
 
 
+class MultiSend(Protocol):
+    """Sends one datagram to many addresses in one call (``aesel.udp.mmsg.MultiSender``)."""
+
+    def send(self, data: bytes, addrs: tuple[Addr, ...]) -> int:
+        """Returns how many addresses, from the first, were sent to."""
+        ...
+
+
 class DatagramCipher(Protocol):
     """Encrypts one outbound datagram for one device (see ``aesel.udp.crypto``)."""
 
@@ -347,6 +355,7 @@ class Hub:
         drops: Counter[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         udp_rate: int = 4 << 20,
+        udp_mmsg: bool = True,
     ) -> None:
         self.epoch = epoch if epoch is not None else time.time_ns()
         self._udp: dict[str, dict[str, UdpTarget]] = {}
@@ -365,10 +374,19 @@ class Hub:
         self._buckets: dict[Addr, list[float]] = {}  # addr -> [tokens, last refill]
         self._now = 0.0  # the clock, read once per flush
         self._limited = LogLimiter(log)
+        # sendmmsg: the JSON datagrams of a flush go to every plain JSON device in one call
+        self.udp_mmsg = udp_mmsg
+        self._multi: MultiSend | None = None
 
-    def attach_udp(self, send: Sender) -> None:
-        """Set the function that writes one datagram (the UDP endpoint's ``sendto``)."""
+    def attach_udp(self, send: Sender, multi: MultiSend | None = None) -> None:
+        """Set the function that writes one datagram (the UDP endpoint's ``sendto``).
+
+        With ``multi`` (the UDP endpoint's ``sendmmsg`` sender) and ``udp_mmsg`` (the
+        default), the hub sends each JSON datagram to all the scene's plain JSON devices in
+        one call; otherwise, one ``sendto`` per device.
+        """
         self._send = send
+        self._multi = multi if self.udp_mmsg else None
 
     # -- UDP registrations ------------------------------------------------------------------
 
@@ -527,6 +545,8 @@ class Hub:
         per_format: dict[tuple[Format, Matrix | None], tuple[list[bytes], int, int]] = {}
         framed: dict[Matrix, list[Encoded]] = {}
         stats = self.stats
+        multi = self._multi
+        group: list[Addr] = []  # plain JSON devices: one sendmmsg per datagram for them all
         for target in list(targets.values()):
             fmt, m = target.format, target.frame
             prepared = per_format.get((fmt, m))
@@ -551,6 +571,9 @@ class Hub:
                 self.drops["rate_limited"] += n
                 continue
             cipher = target.cipher
+            if multi is not None and cipher is None and m is None and fmt is Format.JSON:
+                group.append(addr)
+                continue
             try:
                 if cipher is None:
                     for d in datagrams:
@@ -565,6 +588,40 @@ class Hub:
                 continue
             stats.udp_datagrams += len(datagrams)
             stats.udp_deliveries += n
+        if group and multi is not None:
+            datagrams, n, _ = per_format[Format.JSON, None]
+            self._send_group(datagrams, n, tuple(group), multi, send)
+
+    def _send_group(
+        self,
+        datagrams: list[bytes],
+        n: int,
+        addrs: tuple[Addr, ...],
+        multi: MultiSend,
+        send: Sender,
+    ) -> None:
+        """Each datagram to every address with one call; what the call leaves (a full socket
+        buffer, a host name) goes by ``sendto``. A destination whose ``sendto`` raises misses
+        the rest of this flush, as in the one-by-one loop."""
+        failed: set[Addr] = set()
+        for d in datagrams:
+            try:
+                sent = multi.send(d, addrs)
+            except OSError:
+                sent = 0
+            for addr in addrs[sent:]:
+                if addr in failed:
+                    continue
+                try:
+                    send(d, addr)
+                except Exception as e:  # OSError from the socket
+                    failed.add(addr)
+                    self.stats.send_errors += 1
+                    self.drops["send_error"] += 1
+                    self._limited.warning("hub: udp send to %s:%s failed: %r", addr[0], addr[1], e)
+        ok = len(addrs) - len(failed)
+        self.stats.udp_datagrams += len(datagrams) * ok
+        self.stats.udp_deliveries += n * ok
 
     def _frame(self, scene: str, fmt: Format, items: list[Encoded]) -> bytes:
         if fmt is Format.BINARY:

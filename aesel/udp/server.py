@@ -26,7 +26,9 @@ from aesel.model import inbound
 from aesel.model.inbound import Inbound
 from aesel.services.ingest import Ingest, stale
 from aesel.services.policy import OPEN, Principal
+from aesel.udp import mmsg
 from aesel.udp.crypto import UdpSecurity
+from aesel.udp.mmsg import MultiSender
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +60,13 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self.batches = 0  # reads that found more than one datagram waiting
         self.transport: asyncio.DatagramTransport | None = None
         self._sock: socket.socket | None = None  # a duplicate descriptor, for batch reads
+        self.multi: MultiSender | None = None  # sendmmsg on the socket, for the hub
         self._limited = LogLimiter(log)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)  # uvloop's is not a subclass
         sock = transport.get_extra_info("socket")
+        self.multi = mmsg.for_socket(sock)
         if self.max_batch > 1 and sock is not None:
             try:
                 self._sock = socket.socket(fileno=os.dup(sock.fileno()))
