@@ -162,7 +162,9 @@ async def one_speed(
 
 
 async def measure(a: argparse.Namespace, pid: int, http_url: str, ws_url: str, rid: str) -> None:
-    async with httpx.AsyncClient(base_url=http_url, timeout=30) as http:
+    # no keep-alive: the server closes idle connections while a slow replay plays
+    limits = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=http_url, timeout=30, limits=limits) as http:
         print(
             f"recording {rid}: {a.events} events over {a.length:.1f} s; {a.subs} WebSocket"
             f" subscribers; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"

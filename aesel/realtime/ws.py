@@ -57,7 +57,7 @@ from aesel.realtime.protocol import (
     error,
 )
 from aesel.services.bundle import Services
-from aesel.services.ingest import stale
+from aesel.services.ingest import is_behind, stale
 from aesel.services.policy import OPEN, Principal
 from aesel.services.snapshot import Snapshots
 from aesel.tokens import bearer
@@ -368,6 +368,7 @@ class WsServer:
         conn.tokens, conn.refilled = float(self.command_burst), time.monotonic()
         # inbound events read while more messages are already queued, applied together
         inbound_batch: list[tuple[Inbound, int]] = []
+        empty_at = time.perf_counter_ns()  # when the connection last had nothing queued
         try:
             async for message in conn:
                 self.received += 1
@@ -378,11 +379,15 @@ class WsServer:
                     cmds = self._refuse(conn, session, cmds)
                 for cmd in cmds:
                     if isinstance(cmd, Inbound):
-                        inbound_batch.append((cmd, time.perf_counter_ns()))
+                        now = time.perf_counter_ns()
+                        if not inbound_batch and not _queued(conn):
+                            empty_at = now  # nothing else waits: the node keeps up
+                        inbound_batch.append((cmd, now))
                         if _queued(conn) and len(inbound_batch) < self.max_batch:
                             continue  # more messages wait: read them before applying these
                     if inbound_batch:
-                        self._ingest(conn, inbound_batch)
+                        waited = (inbound_batch[0][1] - empty_at) / 1e9
+                        self._ingest(conn, inbound_batch, is_behind(len(inbound_batch), waited))
                         inbound_batch = []
                     if not isinstance(cmd, Inbound):
                         await self._run(conn, session, cmd)
@@ -392,7 +397,7 @@ class WsServer:
             pass
         finally:
             if inbound_batch:
-                self._ingest(conn, inbound_batch)
+                self._ingest(conn, inbound_batch, True)
             self.connections -= 1
             self._open.discard(conn)
             session.close()
@@ -456,9 +461,12 @@ class WsServer:
         elif isinstance(cmd, Close):
             await conn.close(int(cmd.code), cmd.reason)
 
-    def _ingest(self, conn: AeselConnection, batch: list[tuple[Inbound, int]]) -> None:
-        """Apply inbound events read together, in order, shedding the stale ones (a bare
-        transform update of an object followed in the batch by another: ``stale`` drops)."""
+    def _ingest(
+        self, conn: AeselConnection, batch: list[tuple[Inbound, int]], behind: bool = False
+    ) -> None:
+        """Apply inbound events read together, in order; when the node is ``behind``, shed
+        the stale ones (a bare transform update of an object followed in the batch by another:
+        ``stale`` drops)."""
         self.events_in += len(batch)
         decoded: list[tuple[Any, int]] = []
         for cmd, t_in in batch:
@@ -467,7 +475,7 @@ class WsServer:
             except AeselError as e:
                 self.drops[e.reason] += 1
                 conn.write(codec.ws_frame(error(e.reason, e.message).data))
-        shed = stale([(ev, None) for ev, _ in decoded])
+        shed = stale([(ev, None) for ev, _ in decoded]) if behind else [False] * len(decoded)
         apply = self.services.ingest.apply
         for (ev, t_in), is_stale in zip(decoded, shed, strict=True):
             if is_stale:

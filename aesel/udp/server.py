@@ -4,9 +4,11 @@ Reading in batches. The loop calls ``datagram_received`` for one datagram; the e
 reads whatever else is already waiting in the socket's receive buffer (up to ``max_batch``
 datagrams, non-blocking, on a duplicate of the socket's descriptor), so that one loop turn
 handles everything that queued while the node was busy and the hub sends it in one flush.
-Within such a batch, a bare transform update superseded by a later one of the same object from
-the same sender is dropped (``stale``, :func:`aesel.services.ingest.stale`): a node that falls
-behind sheds stale updates instead of queueing seconds of them in the kernel.
+When the node is behind (a large batch, and the socket last found empty more than
+``SHED_AFTER`` ago, or a read that stopped at ``max_batch``), a bare transform update superseded
+by a later one of the same object from the same sender is dropped (``stale``,
+:mod:`aesel.services.ingest`): the node sheds stale updates instead of queueing seconds of them
+in the kernel.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from aesel.errors import AeselError
 from aesel.logutil import LogLimiter
 from aesel.model import inbound
 from aesel.model.inbound import Inbound
-from aesel.services.ingest import Ingest, stale
+from aesel.services.ingest import Ingest, is_behind, stale
 from aesel.services.policy import OPEN, Principal
 from aesel.udp import mmsg
 from aesel.udp.crypto import UdpSecurity
@@ -61,12 +63,15 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self._sock: socket.socket | None = None  # a duplicate descriptor, for batch reads
         self.multi: MultiSender | None = None  # sendmmsg on the socket, for the hub
+        self._empty_at = 0  # perf_counter_ns when a read last found the socket empty
+        self._capped = False  # the last read stopped at max_batch: more was waiting
         self._limited = LogLimiter(log)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)  # uvloop's is not a subclass
         sock = transport.get_extra_info("socket")
         self.multi = mmsg.for_socket(sock)
+        self._empty_at = time.perf_counter_ns()
         if self.max_batch > 1 and sock is not None:
             try:
                 self._sock = socket.socket(fileno=os.dup(sock.fileno()))
@@ -84,6 +89,8 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         batch = self._drain(data, addr)
         self.received += len(batch)
         if len(batch) == 1:
+            if self._sock is not None:
+                self._empty_at = t_in
             self._apply(data, addr, t_in)
             return
         self.batches += 1
@@ -97,7 +104,15 @@ class UdpEndpoint(asyncio.DatagramProtocol):
             except Exception:
                 self.drops["internal"] += 1
                 log.exception("udp: error handling datagram from %s:%d", a[0], a[1])
-        shed = stale([(ev, (a, device)) for ev, a, device in opened])
+        waited = (t_in - self._empty_at) / 1e9
+        behind = self._capped or is_behind(len(batch), waited)
+        if self._sock is not None and not self._capped:
+            self._empty_at = time.perf_counter_ns()  # the socket was empty after this read
+        shed = (
+            stale([(ev, (a, device)) for ev, a, device in opened])
+            if behind
+            else [False] * len(opened)
+        )
         for (ev, a, device), is_stale in zip(opened, shed, strict=True):
             if is_stale:
                 self.drops["stale"] += 1
@@ -117,12 +132,14 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         if sock is None:
             return batch
         recv, size = sock.recvfrom, self.max_size + 1
+        self._capped = True  # until the socket is found empty
         try:
             for _ in range(self.max_batch - 1):
                 batch.append(recv(size))
         except (BlockingIOError, InterruptedError):
-            pass
+            self._capped = False
         except OSError as e:  # an ICMP error queued on the socket, say
+            self._capped = False
             self.error_received(e)
         return batch
 

@@ -1,8 +1,10 @@
 """Overload: a node behind on inbound events sheds stale ones, latest per object wins.
 
 The burst is sent while the node's loop is held (the test does not yield until every datagram
-or message is out), so it finds far more waiting than it handles in one go, as a node short
-of CPU does. Subscribers must end with each object's latest state, and ``stale`` must count.
+or message is out, then keeps the loop busy a little longer than ``SHED_AFTER``), so the node
+finds far more waiting than it handles in one go, long after it last found nothing waiting,
+as a node short of CPU does. Subscribers must end with each object's latest state, and
+``stale`` must count.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from websockets.asyncio.client import connect
 
 from aesel.app import Node
 from aesel.model.inbound import BareTransform, bare_transform
-from aesel.services.ingest import SHED_ABOVE, stale
+from aesel.services.ingest import SHED_ABOVE, SHED_AFTER, is_behind, stale
 from tests.conftest import register
 
 pytestmark = pytest.mark.integration
@@ -38,9 +40,15 @@ def bt(key: str, x: float, device: str | None = None) -> BareTransform:
     return got
 
 
-def test_only_a_backlog_is_shed_and_only_superseded_bare_transforms() -> None:
-    few = [(bt("a", 1), None), (bt("a", 2), None)]
-    assert stale(few) == [False, False]  # a couple back to back: all applied
+def busy() -> None:
+    """The node shares this loop: holding it is the node being busy (not waiting for work)."""
+    time.sleep(SHED_AFTER * 2)
+
+
+def test_only_a_backlog_that_waited_is_shed_and_only_superseded_bare_transforms() -> None:
+    assert not is_behind(2, 10.0)  # a couple back to back: all applied
+    assert not is_behind(1000, SHED_AFTER / 2)  # a big burst, but the node keeps up
+    assert is_behind(SHED_ABOVE + 1, SHED_AFTER * 2)
     many = [(bt(f"k{i}", 0), None) for i in range(SHED_ABOVE)]
     many += [(bt("a", 1), None), (bt("a", 2, "d"), None), (bt("a", 3), "other"), (bt("a", 4), None)]
     got = stale(many)
@@ -92,6 +100,7 @@ async def test_a_udp_burst_sheds_stale_updates_and_subscribers_end_with_the_late
                 for k in keys:
                     doc = {"msg_type": 1, "key": k, "scene": "s", "transform": at(float(r))}
                     s.sendto(orjson.dumps(doc), ("127.0.0.1", node.udp_port))
+        busy()
         latest: dict[str, float] = {}
         await drain_ws(ws, latest, want)
     shed = node.services.drops["stale"]
@@ -128,6 +137,7 @@ async def test_a_websocket_burst_sheds_stale_updates_too(
         for f in frames[1:]:
             pub.protocol.send_text(f.encode())
         pub.send_data()  # type: ignore[attr-defined]
+        busy()
         latest: dict[str, float] = {}
         await drain_ws(sub, latest, {k: float(ROUNDS) for k in keys})
     assert node.ws.events_in == OBJECTS * ROUNDS
