@@ -65,6 +65,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self.multi: MultiSender | None = None  # sendmmsg on the socket, for the hub
         self._empty_at = 0  # perf_counter_ns when a read last found the socket empty
         self._capped = False  # the last read stopped at max_batch: more was waiting
+        self._read_this_turn = False  # a batch was read in this loop turn (see _drain)
         self._limited = LogLimiter(log)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -86,11 +87,10 @@ class UdpEndpoint(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         t_in = time.perf_counter_ns()
+        waited = (t_in - self._empty_at) / 1e9  # since a read last found the socket empty
         batch = self._drain(data, addr)
         self.received += len(batch)
         if len(batch) == 1:
-            if self._sock is not None:
-                self._empty_at = t_in
             self._apply(data, addr, t_in)
             return
         self.batches += 1
@@ -104,10 +104,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
             except Exception:
                 self.drops["internal"] += 1
                 log.exception("udp: error handling datagram from %s:%d", a[0], a[1])
-        waited = (t_in - self._empty_at) / 1e9
         behind = self._capped or is_behind(len(batch), waited)
-        if self._sock is not None and not self._capped:
-            self._empty_at = time.perf_counter_ns()  # the socket was empty after this read
         shed = (
             stale([(ev, (a, device)) for ev, a, device in opened])
             if behind
@@ -126,11 +123,18 @@ class UdpEndpoint(asyncio.DatagramProtocol):
                 log.exception("udp: error handling datagram from %s:%d", a[0], a[1])
 
     def _drain(self, data: bytes, addr: tuple[str, int]) -> list[tuple[bytes, tuple[str, int]]]:
-        """``(data, addr)`` and the datagrams already waiting behind it (without blocking)."""
+        """``(data, addr)`` and the datagrams already waiting behind it (without blocking).
+
+        Once per loop turn: the loop may hand over more datagrams in the same turn (libuv
+        reads up to 32 per wake-up), and the hub flushes only at the end of the turn, so a
+        second batch would hold the first one's deliveries back. Those come one at a time.
+        """
         batch = [(data, addr)]
         sock = self._sock
-        if sock is None:
+        if sock is None or self._read_this_turn:
             return batch
+        self._read_this_turn = True
+        asyncio.get_running_loop().call_soon(self._next_turn)
         recv, size = sock.recvfrom, self.max_size + 1
         self._capped = True  # until the socket is found empty
         try:
@@ -138,10 +142,14 @@ class UdpEndpoint(asyncio.DatagramProtocol):
                 batch.append(recv(size))
         except (BlockingIOError, InterruptedError):
             self._capped = False
+            self._empty_at = time.perf_counter_ns()
         except OSError as e:  # an ICMP error queued on the socket, say
             self._capped = False
             self.error_received(e)
         return batch
+
+    def _next_turn(self) -> None:
+        self._read_this_turn = False
 
     def _apply(self, data: bytes, addr: tuple[str, int], t_in: int) -> None:
         try:
