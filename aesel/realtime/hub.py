@@ -19,9 +19,16 @@ binary subscriber exists). Then:
   once per distinct frame for devices that receive object transforms in their own frame
   (``UdpTarget.frame``, ``M_SD``: the transform goes out as ``M_SD @ transform``).
   Encrypted devices (GCM, CBC) need their own ciphertext, so they cost one encryption each.
+  The plain JSON devices of a scene get each datagram through one ``sendmmsg`` call for them
+  all (``MultiSend``, when the UDP endpoint provides one), else one ``sendto`` each.
 - WebSocket subscribers get one frame with all of the turn's events of that scene. The frame
   bytes (WebSocket header included) are built once per format and written to every subscriber
-  that has no interest filter and no events to skip; the others get a frame of their own.
+  that has no interest filter and no events to skip; the others get a frame of their own. One
+  writer call per subscriber (``Writer.offer``) checks closing and backlog and writes.
+
+Interest moves: ``WsSubscriber.moving`` notes the keys of the scene's events while the
+adapter loads the scene for a move; ``WsSubscriber.move_interest`` then switches the filter
+and says which objects enter (sent from their current state) and which leave.
 
 Isolation: one event or one recipient can never cost the others. An event that cannot be
 encoded in a format (a finite float beyond float32 reaches the binary encoder, say) is left
