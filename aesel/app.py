@@ -248,10 +248,22 @@ class Node:
         if self._kafka_bus is not None:
             self._kafka_bus.follow(objects.follow)
             self._kafka_bus.follow(properties.follow)
+            hub, otable, ptable = self.hub, objects.table, properties.table
+
+            def wants(scene: str, key: str) -> bool:
+                return (
+                    hub.wants(scene)
+                    or recorder.recording(scene)
+                    or otable.peek(key) is not None
+                    or ptable.peek(key) is not None
+                )
+
         self.recording_store = FileRecordings(settings.data_dir)
         scenes = self.services.scenes
         recorder = Recorder(self.recording_store, scenes, flush_interval=flush)
         self.bus.subscribe(recorder.on_event)
+        if self._kafka_bus is not None:
+            self._kafka_bus.wants = wants
         self.recordings = Recordings(
             recorder, Replays(self.recording_store, scenes, objects, properties)
         )

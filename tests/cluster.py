@@ -45,7 +45,7 @@ class Kafka:
         )  # fmt: skip
         if out.returncode != 0:
             raise RuntimeError(f"engines.sh start kafka failed:\n{out.stderr[-3000:]}")
-        m = re.search(r"AESEL_KAFKA_BOOTSTRAP=(\S+)", out.stdout)
+        m = re.search(r"AESEL_KAFKA=(\S+)", out.stdout)
         assert m, out.stdout
         self.bootstrap = m.group(1)
 

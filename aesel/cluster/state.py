@@ -235,13 +235,14 @@ class ClusterState:
         """Send to the device of ``k`` when this node owns it, else make sure it does not."""
         r = self.regs[k]
         send = r.owner == self.info.id
-        if send and not r.sending:
+        if send:
+            if not r.sending:
+                log.info("device %r of scene %r: this node sends to it", k[1], k[0])
             r.sending = True
-            log.info("device %r of scene %r: this node sends to it", k[1], k[0])
-            self.egress.attached(k[0], r.device)
+            self.egress.attached(k[0], r.device)  # again when it changed (a new address)
             if r.m_sd is not None:
                 self.egress.transformed(k[0], r.device, r.m_sd)
-        elif not send:
+        else:
             if r.sending:
                 self.stats.released += 1
                 log.info("device %r of scene %r: now sent to by node %r", k[1], k[0], r.owner)
@@ -249,8 +250,6 @@ class ClusterState:
             self.egress.attached(k[0], r.device, send=False)
             if r.m_sd is not None:
                 self.egress.transformed(k[0], r.device, r.m_sd)
-        elif r.m_sd is not None:
-            self.egress.transformed(k[0], r.device, r.m_sd)
 
     def _drop(self, k: RegKey) -> None:
         if self.regs.pop(k, None) is not None:

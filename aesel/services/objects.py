@@ -131,12 +131,31 @@ class ObjectService(SceneContent[Object3D, ObjectIn]):
     async def lock(self, key: str, device: str, who: Principal) -> Object3D:
         obj = await self.get(key, who, Action.WRITE)
         check_lock(obj.owner, device)
-        return obj if obj.owner == device else await self._put(obj, owner=device)
+        return obj if obj.owner == device else await self._swap_owner(obj, device)
 
     async def unlock(self, key: str, device: str, who: Principal) -> Object3D:
         obj = await self.get(key, who, Action.WRITE)
         check_lock(obj.owner, device)
-        return await self._put(obj, owner="") if obj.owner else obj
+        return await self._swap_owner(obj, "") if obj.owner else obj
+
+    async def _swap_owner(self, obj: Object3D, owner: str) -> Object3D:
+        """Change the lock holder with the store's compare-and-set, so that of two nodes
+        taking one free lock at once, one wins (the other answers 423)."""
+        done = await self.store.swap_object_owner(obj.key, obj.owner, owner)
+        if done is None:  # another node changed the lock (or deleted the object) meanwhile
+            self.table.evict(obj.key)
+            current = await self.table.get(obj.key)
+            if current is None:
+                raise NotFound(f"no object with key {obj.key!r}")
+            if current.owner == owner:
+                return current  # already as asked
+            raise Locked(f"object {obj.key!r} is locked by device {current.owner!r}")
+        # the cache keeps its newer streamed state (a pending write carries the new owner)
+        cached = self.table.peek(obj.key)
+        new = (cached or done).model_copy(update={"owner": owner})
+        self.table.replace(new)
+        self.touched(new)
+        return new
 
     async def add_asset(self, key: str, asset: str, who: Principal) -> Object3D:
         obj = await self.get(key, who, Action.WRITE)

@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import itertools
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -224,7 +226,7 @@ async def test_a_change_on_any_node_reaches_every_subscriber_and_each_device_onc
     d3.close()
 
 
-async def test_cluster_state_is_shared_scene_access_and_registrations(
+async def test_nodes_know_each_other_and_serve_another_nodes_streamed_change(
     make_cluster: Callable[[int], list[ClusterNode]],
 ) -> None:
     n1, n2 = make_cluster(2)
@@ -247,6 +249,14 @@ async def test_cluster_state_is_shared_scene_access_and_registrations(
         while not await moved():
             assert time.monotonic() < deadline, "node 2 kept serving the old transform"
             await asyncio.sleep(0.05)
+        # a lock is a compare-and-set in the store: node 2's cached "unlocked" cannot win
+        async with httpx.AsyncClient(base_url=n1.url, timeout=15) as h1:
+            r = await h1.get(f"/v1/scene/s/object/{o1}/lock", params={"device": "a"})
+            assert r.status_code == 200, r.text
+        r = await h2.get(f"/v1/scene/s/object/{o1}/lock", params={"device": "b"})
+        assert r.status_code == 423, r.text
+        r = await h2.get(f"/v1/scene/s/object/{o1}")
+        assert r.json()["objects"][0]["owner"] == "a"
 
 
 class Stream:
@@ -334,7 +344,7 @@ async def test_kill_9_of_a_node_its_devices_are_taken_over_and_nothing_acknowled
     assert xs == sorted(xs), "the device got events out of order"
     failover = taken[0][0] - killed_at
     assert failover < 8.0, f"takeover took {failover:.1f} s"
-    print(f"udp device failover: {failover:.2f} s (lease 1.5 s, heartbeat 0.25 s)")
+    print(f"udp device failover: {failover:.2f} s (lease {LEASE} s, heartbeat {HEARTBEAT} s)")
     # the nodes that stayed kept streaming, without a gap
     for sub in subs[:2]:
         seen = sub.xs(o)
@@ -534,3 +544,21 @@ def test_the_real_pyaesel_flows_pass_against_node_1_of_a_cluster(
     finally:
         with_auth.stop()
         asyncio.run(drop_database(cluster.mongo + "x"))
+
+
+def test_kafka_unreachable_at_start_is_one_clear_error_and_exit_1(
+    engines: Engines, tmp_path: Path
+) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = ["--kafka", f"127.0.0.1:{port}", "--mongo-url", mongo_url(engines), "--neo4j-url",
+            engines.urls["AESEL_NEO4J_URL"], "--data-dir", str(tmp_path), "--http-port", "0",
+            "--udp-port", "0", "--ws-port", "0"]  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "aesel", "serve", *args], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 1
+    errors = [line for line in out.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and f"kafka at 127.0.0.1:{port} is unreachable" in errors[0], errors
+    assert "Traceback" not in out.stderr
