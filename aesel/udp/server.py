@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from typing import cast
@@ -77,6 +78,8 @@ class UdpEndpoint(asyncio.DatagramProtocol):
             try:
                 self._sock = socket.socket(fileno=os.dup(sock.fileno()))
                 self._sock.setblocking(False)
+                # closed even if the loop never calls connection_lost (a node dropped mid-stop)
+                weakref.finalize(self, self._sock.close)
             except OSError as e:  # no batch reads: one datagram per callback still works
                 log.warning("udp: batch reads off: %s", e)
 
