@@ -417,9 +417,10 @@ class Node:
         self.udp = protocol
         self.udp_port = transport.get_extra_info("sockname")[1]
         if self.state is not None:
+            # fenced: every datagram goes through the fence's sendto (no sendmmsg bypass)
             self.hub.attach_udp(fenced(transport.sendto, self.state.may_send, self.services.drops))
         else:
-            self.hub.attach_udp(transport.sendto)
+            self.hub.attach_udp(transport.sendto, protocol.multi)
         if self.security.cbc:
             self.services.scenes.response_extra.update(
                 event_destination_host=s.host, event_destination_port=self.udp_port

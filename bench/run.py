@@ -30,10 +30,12 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / ".cache"
+# the peers and the load generator live outside the clone (a fresh clone reuses them)
+CACHE = Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "aesel" / "bench"))
 LOADGEN = CACHE / "bin" / "aesel-loadgen"
 CENTRIFUGO = CACHE / "bin" / "centrifugo"
 PY = sys.executable
+BASELINE = ROOT  # --baseline: a checkout of the previous code, run as aesel-base
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -133,26 +135,29 @@ class Server:
     metrics_url: str = ""
 
 
-def server_side(url: str) -> tuple[float, float]:
-    """aesel's own p99 event-in to last-delivery-out (the histogram bucket's upper bound, ms)
-    and its slow-consumer disconnects."""
+def server_side(url: str) -> tuple[float, float, dict[str, float]]:
+    """aesel's own p99 event-in to last-delivery-out (the histogram bucket's upper bound, ms),
+    its slow-consumer disconnects and its drops by reason."""
     from prometheus_client.parser import text_string_to_metric_families
 
     buckets: list[tuple[float, float]] = []
     slow = 0.0
+    drops: dict[str, float] = {}
     for fam in text_string_to_metric_families(httpx.get(url, timeout=10).text):
         for smp in fam.samples:
             if smp.name == "aesel_delivery_latency_seconds_bucket":
                 buckets.append((float(smp.labels["le"]), smp.value))
             if smp.name == "aesel_slow_consumer_disconnects_total":
                 slow = smp.value
+            if smp.name == "aesel_drops_total" and smp.value:
+                drops[smp.labels["reason"]] = smp.value
     if not buckets or not buckets[-1][1]:
-        return float("nan"), slow
+        return float("nan"), slow, drops
     total = buckets[-1][1]
     for le, count in sorted(buckets):
         if count >= 0.99 * total:
-            return le * 1000, slow
-    return float("inf"), slow
+            return le * 1000, slow, drops
+    return float("inf"), slow, drops
 
 
 def start_system(system: str, w: Workload, tmp: Path, stack: contextlib.ExitStack) -> Server:
@@ -160,13 +165,18 @@ def start_system(system: str, w: Workload, tmp: Path, stack: contextlib.ExitStac
     udp, ws = free_port(socket.SOCK_DGRAM), free_port()
     base = free_udp_range(w.subs * w.scenes) if w.mode == "udp" else 0
     if system.startswith("aesel"):
-        fmt = "batch" if system == "aesel-batch" else "json"
+        fmt = "batch" if system.endswith("-batch") else "json"
         http = free_port()
-        cmd = [PY, "-m", "aesel", "serve", "--http-port", str(http), "--udp-port", str(udp),
+        # aesel-base*: the same command from another checkout (--baseline), in the same run
+        where = BASELINE if system.startswith("aesel-base") else ROOT
+        env = {**os.environ, "PYTHONPATH": str(where)}
+        prof = os.environ.get("BENCH_PROFILE")  # a directory: cProfile each aesel run
+        cmd = [PY, *(["-m", "cProfile", "-o", f"{prof}/{system}-{w.name}.prof"] if prof else []),
+               "-m", "aesel", "serve", "--http-port", str(http), "--udp-port", str(udp),
                "--ws-port", str(ws), "--data-dir", str(tmp / "data"),
                "--log-level", "warning",
                "--max-connections-per-address", "1000000"]  # all clients are local  # fmt: skip
-        proc = stack.enter_context(running(cmd, "aesel ready", cwd=ROOT))
+        proc = stack.enter_context(running(cmd, "aesel ready", cwd=where, env=env))
         keys: dict[str, list[str]] = {}
         with httpx.Client(base_url=f"http://127.0.0.1:{http}", timeout=60) as c:
             for s in range(w.scenes):
@@ -258,7 +268,9 @@ def run_one(system: str, w: Workload, duration: float) -> dict[str, Any]:
             assert gen.stdout is not None
             out, _ = gen.communicate(timeout=60)
             nan = float("nan")
-            server_p99, slow = server_side(srv.metrics_url) if srv.metrics_url else (nan, nan)
+            server_p99, slow, drops = (
+                server_side(srv.metrics_url) if srv.metrics_url else (nan, nan, {})
+            )
         finally:
             if gen.poll() is None:
                 gen.kill()
@@ -277,6 +289,7 @@ def run_one(system: str, w: Workload, duration: float) -> dict[str, Any]:
         offered_per_s=w.offered,
         server_p99_ms=server_p99,
         slow_disconnects=slow,
+        drops=drops,
     )
     return res
 
@@ -303,7 +316,13 @@ def table(rows: list[dict[str, Any]], w: Workload) -> str:
     lines = ["| " + " | ".join(c[1] for c in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in rows:
         lines.append("| " + " | ".join(fmt.format(r[k]) for k, _, fmt in COLUMNS) + " |")
-    return head + "\n".join(lines) + "\n"
+    notes = [
+        f"- {r['system']} drops: "
+        + ", ".join(f"{k} {v:,.0f}" for k, v in sorted(r["drops"].items()))
+        for r in rows
+        if r.get("drops")
+    ]
+    return head + "\n".join(lines) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:
@@ -340,7 +359,17 @@ def main() -> None:
     p.add_argument("--systems", default="", help="comma-separated systems to keep")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every workload's subscribers")
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="a checkout of earlier code (e.g. `git archive main aesel | tar -x -C DIR`): adds "
+        "aesel-base (and aesel-base-batch on a-udp) to every workload, in the same run",
+    )
     a = p.parse_args()
+    global BASELINE
+    if a.baseline is not None:
+        BASELINE = a.baseline.resolve()
     if not LOADGEN.exists():
         sys.exit(f"{LOADGEN} is missing: run `make bench-setup` first")
     a.out.mkdir(parents=True, exist_ok=True)
@@ -356,7 +385,10 @@ def main() -> None:
         if a.scale != 1.0:
             w = dataclasses.replace(w, subs=max(1, round(w.subs * a.scale)))
         rows = []
-        for system in w.systems:
+        systems = list(w.systems)
+        if a.baseline is not None:
+            systems[1:1] = [f"aesel-base{s[5:]}" for s in w.systems if s.startswith("aesel")]
+        for system in systems:
             if keep and system not in keep:
                 continue
             if system == "centrifugo" and not CENTRIFUGO.exists():

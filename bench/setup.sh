@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the peers the benchmark compares against, cached under .cache/ (git-ignored).
+# Installs the peers the benchmark compares against, cached outside the clone under
+# ~/.cache/aesel/bench (or $BENCH_CACHE), where bench/run.py looks for them.
 # Centrifugo from the Go module proxy; Node `ws` and Socket.IO from npm; the Go load generator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CACHE="$PWD/.cache"
+CACHE="${BENCH_CACHE:-$HOME/.cache/aesel/bench}"
 mkdir -p "$CACHE/bin" "$CACHE/node" "$CACHE/go"
 export GOPATH="$CACHE/go" GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build" GOFLAGS=-mod=mod
 if [ ! -x "$CACHE/bin/centrifugo" ]; then

@@ -171,7 +171,7 @@ class ClusterNode:
 def cluster_args(kafka: Kafka, mongo: str, neo4j: str, prefix: str, *extra: str) -> list[str]:
     return ["--kafka", kafka.bootstrap, "--kafka-topic-prefix", prefix, "--mongo-url", mongo,
             "--neo4j-url", neo4j, "--cluster-lease", "3", "--cluster-heartbeat", "0.5",
-            "--store-timeout", "10", *extra]  # fmt: skip
+            "--store-timeout", "30", *extra]  # fmt: skip
 
 
 def new_prefix() -> str:

@@ -478,6 +478,10 @@ class ClusterState:
                 if now - self._own_seen >= self.lease:
                     if self._own_seen:  # an outage, not the start: events may have been missed
                         log.warning("cluster: back on kafka after %.1f s", now - self._own_seen)
+                        # nobody's silence meant anything while this node heard nothing: each
+                        # member gets a full lease from now to be heard again
+                        for m in self.members.values():
+                            m.seen = max(m.seen, now)
                         self.on_rejoin()
                     self._since = now
                 self._own_seen = now

@@ -19,9 +19,16 @@ binary subscriber exists). Then:
   once per distinct frame for devices that receive object transforms in their own frame
   (``UdpTarget.frame``, ``M_SD``: the transform goes out as ``M_SD @ transform``).
   Encrypted devices (GCM, CBC) need their own ciphertext, so they cost one encryption each.
+  The plain JSON devices of a scene get each datagram through one ``sendmmsg`` call for them
+  all (``MultiSend``, when the UDP endpoint provides one), else one ``sendto`` each.
 - WebSocket subscribers get one frame with all of the turn's events of that scene. The frame
   bytes (WebSocket header included) are built once per format and written to every subscriber
-  that has no interest filter and no events to skip; the others get a frame of their own.
+  that has no interest filter and no events to skip; the others get a frame of their own. One
+  writer call per subscriber (``Writer.offer``) checks closing and backlog and writes.
+
+Interest moves: ``WsSubscriber.moving`` notes the keys of the scene's events while the
+adapter loads the scene for a move; ``WsSubscriber.move_interest`` then switches the filter
+and says which objects enter (sent from their current state) and which leave.
 
 Isolation: one event or one recipient can never cost the others. An event that cannot be
 encoded in a format (a finite float beyond float32 reaches the binary encoder, say) is left
@@ -71,6 +78,14 @@ log = logging.getLogger(__name__)
 Addr = tuple[str, int]
 Sender = Callable[[bytes, Addr], None]
 Scheduler = Callable[[Callable[[], None]], None]
+
+
+class MultiSend(Protocol):
+    """Sends one datagram to many addresses in one call (``aesel.udp.mmsg.MultiSender``)."""
+
+    def send(self, data: bytes, addrs: tuple[Addr, ...]) -> int:
+        """Returns how many addresses, from the first, were sent to."""
+        ...
 
 
 class DatagramCipher(Protocol):
@@ -138,6 +153,14 @@ class Writer(Protocol):
     def is_closing(self) -> bool:
         """Whether the connection is closing or closed: it must not be written to."""
 
+    def offer(self, data: bytes, high: int) -> int:
+        """The broadcast's one call per recipient: write ``data`` and return ``WRITTEN``;
+        unless the connection is closing (``CLOSING``) or holds more than ``high`` bytes
+        unsent (``BEHIND``), then write nothing."""
+
+
+WRITTEN, BEHIND, CLOSING = 0, 1, 2
+
 
 @dataclass(eq=False, slots=True)
 class WsSubscriber:
@@ -156,6 +179,33 @@ class WsSubscriber:
     inside: set[str] = field(default_factory=set)
     frame: Matrix | None = None  # M_SD of the device named by the subscription's "frame"
     frame_device: str = ""
+    # while an interest move loads the scene: the keys of every event of the scene meanwhile
+    moving: set[str] | None = None
+
+    def move_interest(
+        self, interest: Interest | None, positions: dict[str, tuple[float, float, float] | None]
+    ) -> tuple[list[str], list[str]]:
+        """Switch to ``interest``; returns the keys that enter and leave the client's view.
+
+        ``positions`` holds every object of the scene as of now (its translation, ``None``
+        without a transform), with every event up to now already delivered under the old
+        filter. What the client knows: the objects last sent inside the old radius, or every
+        object without a filter. Entering objects must be sent from their current state, and
+        leaving ones are removed from the outbox: an older update must not follow the leave.
+        """
+        known = self.inside if self.interest is not None else set(positions)
+        now = (
+            set(positions)
+            if interest is None
+            else {k for k, p in positions.items() if interest.contains(p)}
+        )
+        enter, leave = sorted(now - known), sorted(known - now)
+        for key in (*enter, *leave):
+            self.outbox.pop(key, None)
+        self.interest = interest
+        self.inside = now if interest is not None else set()
+        self.moving = None
+        return enter, leave
 
     def wants(self, e: Encoded) -> bool:
         """Whether event ``e`` goes to this subscriber (after its snapshot, and of interest).
@@ -312,6 +362,7 @@ class Hub:
         drops: Counter[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         udp_rate: int = 4 << 20,
+        udp_mmsg: bool = True,
     ) -> None:
         self.epoch = epoch if epoch is not None else time.time_ns()
         self._udp: dict[str, dict[str, UdpTarget]] = {}
@@ -330,10 +381,19 @@ class Hub:
         self._buckets: dict[Addr, list[float]] = {}  # addr -> [tokens, last refill]
         self._now = 0.0  # the clock, read once per flush
         self._limited = LogLimiter(log)
+        # sendmmsg: the JSON datagrams of a flush go to every plain JSON device in one call
+        self.udp_mmsg = udp_mmsg
+        self._multi: MultiSend | None = None
 
-    def attach_udp(self, send: Sender) -> None:
-        """Set the function that writes one datagram (the UDP endpoint's ``sendto``)."""
+    def attach_udp(self, send: Sender, multi: MultiSend | None = None) -> None:
+        """Set the function that writes one datagram (the UDP endpoint's ``sendto``).
+
+        With ``multi`` (the UDP endpoint's ``sendmmsg`` sender) and ``udp_mmsg`` (the
+        default), the hub sends each JSON datagram to all the scene's plain JSON devices in
+        one call; otherwise, one ``sendto`` per device.
+        """
         self._send = send
+        self._multi = multi if self.udp_mmsg else None
 
     # -- UDP registrations ------------------------------------------------------------------
 
@@ -496,6 +556,8 @@ class Hub:
         per_format: dict[tuple[Format, Matrix | None], tuple[list[bytes], int, int]] = {}
         framed: dict[Matrix, list[Encoded]] = {}
         stats = self.stats
+        multi = self._multi
+        group: list[Addr] = []  # plain JSON devices: one sendmmsg per datagram for them all
         for target in list(targets.values()):
             fmt, m = target.format, target.frame
             prepared = per_format.get((fmt, m))
@@ -520,6 +582,9 @@ class Hub:
                 self.drops["rate_limited"] += n
                 continue
             cipher = target.cipher
+            if multi is not None and cipher is None and m is None and fmt is Format.JSON:
+                group.append(addr)
+                continue
             try:
                 if cipher is None:
                     for d in datagrams:
@@ -534,6 +599,40 @@ class Hub:
                 continue
             stats.udp_datagrams += len(datagrams)
             stats.udp_deliveries += n
+        if group and multi is not None:
+            datagrams, n, _ = per_format[Format.JSON, None]
+            self._send_group(datagrams, n, tuple(group), multi, send)
+
+    def _send_group(
+        self,
+        datagrams: list[bytes],
+        n: int,
+        addrs: tuple[Addr, ...],
+        multi: MultiSend,
+        send: Sender,
+    ) -> None:
+        """Each datagram to every address with one call; what the call leaves (a full socket
+        buffer, a host name) goes by ``sendto``. A destination whose ``sendto`` raises misses
+        the rest of this flush, as in the one-by-one loop."""
+        failed: set[Addr] = set()
+        for d in datagrams:
+            try:
+                sent = multi.send(d, addrs)
+            except OSError:
+                sent = 0
+            for addr in addrs[sent:]:
+                if addr in failed:
+                    continue
+                try:
+                    send(d, addr)
+                except Exception as e:  # OSError from the socket
+                    failed.add(addr)
+                    self.stats.send_errors += 1
+                    self.drops["send_error"] += 1
+                    self._limited.warning("hub: udp send to %s:%s failed: %r", addr[0], addr[1], e)
+        ok = len(addrs) - len(failed)
+        self.stats.udp_datagrams += len(datagrams) * ok
+        self.stats.udp_deliveries += n * ok
 
     def _frame(self, scene: str, fmt: Format, items: list[Encoded]) -> bytes:
         if fmt is Format.BINARY:
@@ -554,57 +653,72 @@ class Hub:
         slow: list[WsSubscriber] = []
         for sub in list(subs.values()):
             fmt, m = sub.format, sub.frame
-            good = usable.get((fmt, m))
+            key = (fmt, m)
+            good = usable.get(key)
             if good is None:
                 items = encoded if m is None else _in_frame(framed, m, encoded)
-                good = usable[fmt, m] = self._usable(scene, items, fmt)
+                good = usable[key] = self._usable(scene, items, fmt)
             writer = sub.writer
-            if writer.is_closing():
-                self.unsubscribe(scene, sub.id)
-                continue
-            if sub.interest is None and sub.min_seq < first_seq:
+            if sub.interest is None and sub.min_seq < first_seq and sub.moving is None:
                 items = good
-                frame = shared.get((fmt, m))
+                frame = shared.get(key)
             else:
+                if sub.moving is not None:
+                    sub.moving.update(e.event.key for e in good)
                 items = [e for e in good if sub.wants(e)]
                 frame = None
             if not items:
                 continue
-            if sub.loading:
+            if sub.loading or sub.outbox:  # loading its snapshot, or behind: keep the latest
+                if writer.is_closing():
+                    self.unsubscribe(scene, sub.id)
+                    continue
                 self._coalesce(sub, items)
-                continue
-            if sub.outbox or writer.buffered() > high:
-                self._coalesce(sub, items)
-                if (
-                    len(sub.outbox) > self.max_outbox
-                    or self.clock() - sub.behind_since > self.slow_timeout
-                ):
+                if not sub.loading and self._too_slow(sub):
                     slow.append(sub)
                 continue
             if frame is None:
                 frame = self._frame(scene, fmt, items)
                 if items is good:
-                    shared[fmt, m] = frame
-            if not self._write(sub, frame):
+                    shared[key] = frame
+            try:
+                state = writer.offer(frame, high)
+            except Exception as e:  # RuntimeError/OSError from a transport that is closing
+                self._failed(sub, e)
                 continue
-            stats.ws_frames += 1
-            stats.ws_deliveries += len(items)
+            if state == WRITTEN:
+                stats.ws_frames += 1
+                stats.ws_deliveries += len(items)
+            elif state == CLOSING:
+                self.unsubscribe(scene, sub.id)
+            else:  # BEHIND: its events wait in the outbox
+                self._coalesce(sub, items)
+                if self._too_slow(sub):
+                    slow.append(sub)
         for sub in slow:
             self.disconnect_slow(sub)
+
+    def _too_slow(self, sub: WsSubscriber) -> bool:
+        return (
+            len(sub.outbox) > self.max_outbox or self.clock() - sub.behind_since > self.slow_timeout
+        )
 
     def _write(self, sub: WsSubscriber, frame: bytes) -> bool:
         """Write one frame; a connection that fails the write is unsubscribed, not retried."""
         try:
             sub.writer.write(frame)
         except Exception as e:  # RuntimeError/OSError from a transport that is closing
-            self.unsubscribe(sub.scene, sub.id)
-            self.drops["closed"] += 1
-            self._limited.warning(
-                "hub: write to subscriber %d of scene %r failed, unsubscribed: %r",
-                sub.id, sub.scene, e,
-            )  # fmt: skip
+            self._failed(sub, e)
             return False
         return True
+
+    def _failed(self, sub: WsSubscriber, e: Exception) -> None:
+        self.unsubscribe(sub.scene, sub.id)
+        self.drops["closed"] += 1
+        self._limited.warning(
+            "hub: write to subscriber %d of scene %r failed, unsubscribed: %r",
+            sub.id, sub.scene, e,
+        )  # fmt: skip
 
     def _coalesce(self, sub: WsSubscriber, items: list[Encoded]) -> None:
         if not sub.outbox:

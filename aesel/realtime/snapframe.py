@@ -9,6 +9,10 @@ several frames. Then the records, every one with the snapshot's seq:
 - an object: msg_type 0, flags 3 (transform and JSON): the 12 float32 of the transform, then
   the object's JSON without its key and transform (name, type, actions, ...);
 - a property: msg_type 8, flags 0: the property's JSON without its key.
+
+Interest frames (frame type 3) answer an interest move with the same header and records: the
+objects that entered the radius, as object records with their current state, and one record
+per object that left it: msg_type 255 (``LEAVE``), flags 0, the JSON ``{}``.
 """
 
 from __future__ import annotations
@@ -19,13 +23,13 @@ from typing import Any
 
 import orjson
 
-from aesel.realtime.codec import BINARY_VERSION, FLAG_TRANSFORM, FRAME_SNAPSHOT
+from aesel.realtime.codec import BINARY_VERSION, FLAG_TRANSFORM, FRAME_INTEREST, FRAME_SNAPSHOT
 
 FLAG_JSON = 2
 """With ``FLAG_TRANSFORM``: the record has the transform *and* embedded JSON."""
 
 MAX_RECORDS = 0xFFFF
-OBJECT, PROPERTY = 0, 8
+OBJECT, PROPERTY, LEAVE = 0, 8, 255
 
 _HEADER = struct.Struct("<BBQH")  # version, frame type, epoch, record count
 _SNAP = struct.Struct("<IB")  # seq, more
@@ -54,14 +58,18 @@ def encode(
     properties: Sequence[dict[str, Any]],
     *,
     max_records: int = MAX_RECORDS,
+    frame_type: int = FRAME_SNAPSHOT,
+    leave: Sequence[str] = (),
 ) -> list[bytes]:
-    """The snapshot as binary frames (one, unless it holds more than ``max_records``)."""
+    """The snapshot as binary frames (one, unless it holds more than ``max_records``);
+    with ``frame_type=FRAME_INTEREST``, the answer to an interest move (``leave``: keys)."""
     records = [_record(OBJECT, seq, o) for o in objects]
     records += [_record(PROPERTY, seq, p) for p in properties]
+    records += [_record(LEAVE, seq, {"key": k}) for k in leave]
     s = scene.encode()[:255]
     chunks = [records[i : i + max_records] for i in range(0, len(records), max_records)] or [[]]
     return [
-        _HEADER.pack(BINARY_VERSION, FRAME_SNAPSHOT, epoch & (2**64 - 1), len(chunk))
+        _HEADER.pack(BINARY_VERSION, frame_type, epoch & (2**64 - 1), len(chunk))
         + bytes((len(s),))
         + s
         + _SNAP.pack(seq & 0xFFFFFFFF, int(i < len(chunks) - 1))
@@ -71,13 +79,14 @@ def encode(
 
 
 def decode(data: bytes) -> dict[str, Any]:
-    """A snapshot frame as ``{"epoch", "scene", "seq", "more", "objects", "properties"}``,
-    objects and properties as their JSON (the transform as 16 numbers), for clients and tests."""
+    """A snapshot or interest frame as ``{"frame_type", "epoch", "scene", "seq", "more", "objects",
+    "properties", "leave"}``, objects and properties as their JSON (the transform as 16
+    numbers), ``leave`` as keys, ``frame_type`` 2 or 3, for clients and tests."""
     if len(data) < _HEADER.size + 1:
         raise ValueError(f"snapshot frame has {len(data)} bytes, expected at least 13")
     version, frame_type, epoch, count = _HEADER.unpack_from(data)
-    if version != BINARY_VERSION or frame_type != FRAME_SNAPSHOT:
-        raise ValueError(f"frame is version {version} type {frame_type}, expected 1 and 2")
+    if version != BINARY_VERSION or frame_type not in (FRAME_SNAPSHOT, FRAME_INTEREST):
+        raise ValueError(f"frame is version {version} type {frame_type}, expected 1 and 2 or 3")
     pos = _HEADER.size
     n = data[pos]
     scene = data[pos + 1 : pos + 1 + n].decode()
@@ -86,6 +95,7 @@ def decode(data: bytes) -> dict[str, Any]:
     pos += _SNAP.size
     objects: list[dict[str, Any]] = []
     properties: list[dict[str, Any]] = []
+    leave: list[str] = []
     for _ in range(count):
         msg_type, _seq, klen = _REC.unpack_from(data, pos)
         pos += _REC.size
@@ -100,14 +110,19 @@ def decode(data: bytes) -> dict[str, Any]:
         pos += _LEN.size
         doc.update(orjson.loads(data[pos : pos + length]))
         pos += length
-        (objects if msg_type == OBJECT else properties).append(doc)
+        if msg_type == LEAVE:
+            leave.append(doc["key"])
+        else:
+            (objects if msg_type == OBJECT else properties).append(doc)
     if pos != len(data):
         raise ValueError(f"snapshot frame has {len(data) - pos} trailing bytes, expected 0")
     return {
+        "frame_type": frame_type,
         "epoch": epoch,
         "scene": scene,
         "seq": seq,
         "more": bool(more),
         "objects": objects,
         "properties": properties,
+        "leave": leave,
     }

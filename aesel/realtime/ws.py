@@ -40,12 +40,12 @@ from websockets.protocol import State
 
 from aesel.errors import AeselError
 from aesel.model import inbound
-from aesel.model.codes import CloseCode
-from aesel.model.stream import Format
+from aesel.model.codes import CloseCode, MsgType
+from aesel.model.stream import Format, Interest
 from aesel.model.transform import Matrix
 from aesel.net import REFUSED, ConnectionLimits
 from aesel.realtime import codec, snapframe
-from aesel.realtime.hub import Hub, WsSubscriber, in_frame
+from aesel.realtime.hub import BEHIND, CLOSING, WRITTEN, Hub, WsSubscriber, in_frame
 from aesel.realtime.protocol import (
     Close,
     Inbound,
@@ -57,6 +57,7 @@ from aesel.realtime.protocol import (
     error,
 )
 from aesel.services.bundle import Services
+from aesel.services.ingest import is_behind, stale
 from aesel.services.policy import OPEN, Principal
 from aesel.services.snapshot import Snapshots
 from aesel.tokens import bearer
@@ -148,6 +149,15 @@ class AeselConnection(ServerConnection):
     def buffered(self) -> int:
         return int(self.transport.get_write_buffer_size())
 
+    def offer(self, data: bytes, high: int) -> int:
+        transport = self.transport
+        if self.slow or transport.is_closing() or self.protocol.state is not State.OPEN:
+            return CLOSING
+        if transport.get_write_buffer_size() > high:
+            return BEHIND
+        transport.write(data)
+        return WRITTEN
+
     def is_closing(self) -> bool:
         # after a close frame either way the transport may already refuse writes (write_eof)
         return self.slow or self.transport.is_closing() or self.protocol.state is not State.OPEN
@@ -169,6 +179,16 @@ class AeselConnection(ServerConnection):
         super().resume_writing()
         for sub in list(getattr(self, "subs", {}).values()):
             self.hub.on_writable(sub)
+
+
+def _queued(conn: ServerConnection) -> int:
+    """Frames the library has read from the connection and not handed over yet (0 if unknown:
+    then every inbound event is applied as it comes)."""
+    frames = getattr(getattr(conn, "recv_messages", None), "frames", None)
+    try:
+        return len(frames) if frames is not None else 0
+    except TypeError:
+        return 0
 
 
 def _costs(cmds: list[Any]) -> bool:
@@ -199,8 +219,10 @@ class WsServer:
         command_burst: int = 40,
         limits: ConnectionLimits | None = None,
         open_timeout: float = 10.0,
+        max_batch: int = 1024,
     ) -> None:
         self.services = services
+        self.max_batch = max_batch  # inbound events applied together at most (see _ingest)
         self.hub = hub
         self.snapshots = Snapshots(
             services.scenes,
@@ -344,6 +366,9 @@ class WsServer:
         self._open.add(conn)
         conn.write(codec.ws_frame(session.welcome(self.hub.epoch, self.node).data))
         conn.tokens, conn.refilled = float(self.command_burst), time.monotonic()
+        # inbound events read while more messages are already queued, applied together
+        inbound_batch: list[tuple[Inbound, int]] = []
+        empty_at = time.perf_counter_ns()  # when the connection last had nothing queued
         try:
             async for message in conn:
                 self.received += 1
@@ -353,12 +378,26 @@ class WsServer:
                 if _costs(cmds) and not self._budget(conn):
                     cmds = self._refuse(conn, session, cmds)
                 for cmd in cmds:
-                    await self._run(conn, session, cmd)
+                    if isinstance(cmd, Inbound):
+                        now = time.perf_counter_ns()
+                        if not inbound_batch and not _queued(conn):
+                            empty_at = now  # nothing else waits: the node keeps up
+                        inbound_batch.append((cmd, now))
+                        if _queued(conn) and len(inbound_batch) < self.max_batch:
+                            continue  # more messages wait: read them before applying these
+                    if inbound_batch:
+                        waited = (inbound_batch[0][1] - empty_at) / 1e9
+                        self._ingest(conn, inbound_batch, is_behind(len(inbound_batch), waited))
+                        inbound_batch = []
+                    if not isinstance(cmd, Inbound):
+                        await self._run(conn, session, cmd)
                 if session.state is not session.state.OPEN:
                     break
         except ConnectionClosed:
             pass
         finally:
+            if inbound_batch:
+                self._ingest(conn, inbound_batch, True)
             self.connections -= 1
             self._open.discard(conn)
             session.close()
@@ -408,13 +447,7 @@ class WsServer:
         if isinstance(cmd, Reply):
             conn.write(codec.ws_frame(cmd.data))
         elif isinstance(cmd, Inbound):
-            t_in = time.perf_counter_ns()
-            self.events_in += 1
-            try:
-                self.services.ingest.apply(inbound.decode_doc(cmd.doc), conn.who, t_in)
-            except AeselError as e:
-                self.drops[e.reason] += 1
-                conn.write(codec.ws_frame(error(e.reason, e.message).data))
+            self._ingest(conn, [(cmd, time.perf_counter_ns())])
         elif isinstance(cmd, Subscribe):
             await self._subscribe(conn, session, cmd)
         elif isinstance(cmd, Unsubscribe):
@@ -424,10 +457,84 @@ class WsServer:
         elif isinstance(cmd, SetInterest):
             sub = conn.subs.get(cmd.scene)
             if sub is not None:
-                sub.interest = cmd.interest
-                conn.write(codec.ws_frame(orjson.dumps({"type": "interest", "scene": cmd.scene})))
+                await self._move_interest(conn, sub, cmd.interest)
         elif isinstance(cmd, Close):
             await conn.close(int(cmd.code), cmd.reason)
+
+    def _ingest(
+        self, conn: AeselConnection, batch: list[tuple[Inbound, int]], behind: bool = False
+    ) -> None:
+        """Apply inbound events read together, in order; when the node is ``behind``, shed
+        the stale ones (a bare transform update of an object followed in the batch by another:
+        ``stale`` drops)."""
+        self.events_in += len(batch)
+        decoded: list[tuple[Any, int]] = []
+        for cmd, t_in in batch:
+            try:
+                decoded.append((inbound.decode_doc(cmd.doc), t_in))
+            except AeselError as e:
+                self.drops[e.reason] += 1
+                conn.write(codec.ws_frame(error(e.reason, e.message).data))
+        shed = stale([(ev, None) for ev, _ in decoded]) if behind else [False] * len(decoded)
+        apply = self.services.ingest.apply
+        for (ev, t_in), is_stale in zip(decoded, shed, strict=True):
+            if is_stale:
+                self.drops["stale"] += 1
+                continue
+            try:
+                apply(ev, conn.who, t_in)
+            except AeselError as e:
+                self.drops[e.reason] += 1
+                conn.write(codec.ws_frame(error(e.reason, e.message).data))
+
+    async def _move_interest(
+        self, conn: AeselConnection, sub: WsSubscriber, interest: Interest | None
+    ) -> None:
+        """Move a subscription's interest filter: objects now inside arrive at once, from the
+        node's current state, and the client is told which ones to drop; no full resync.
+
+        Like a snapshot, without sending one: the scene is loaded while events keep flowing
+        under the old filter (their keys noted in ``sub.moving``); then, without awaiting,
+        the hub flushes what is pending, the current state of every object is overlaid on
+        what was loaded, the filter switches, and the answer carries the scene's seq ``N``:
+        the entering objects' state as of ``N``, every later event after it.
+        """
+        scene = sub.scene
+        sub.moving = set()
+        try:
+            loaded = await self.snapshots.load(scene, conn.who)
+        except AeselError as e:
+            sub.moving = None
+            conn.write(codec.ws_frame(error(e.reason, e.message, scene=scene).data))
+            return
+        if self.hub.subscriber(scene, sub.id) is not sub:
+            return  # unsubscribed or closed meanwhile
+        # from here on nothing awaits
+        self.hub.flush()
+        touched = [(k, int(MsgType.OBJ_UPD)) for k in sub.moving or ()]
+        snap = self.snapshots.assemble(scene, loaded, touched, None)
+        objects = {o.key: o for o in snap.objects}
+        enter, leave = sub.move_interest(
+            interest,
+            {k: (o.transform[3], o.transform[7], o.transform[11]) for k, o in objects.items()},
+        )
+        entered = [framed(objects[k].to_json(actions=True), sub.frame) for k in enter]
+        if sub.format is Format.BINARY:  # interest frames (docs/realtime.md §3)
+            for f in snapframe.encode(
+                self.hub.epoch, scene, snap.seq, entered, [],
+                frame_type=codec.FRAME_INTEREST, leave=leave,
+            ):  # fmt: skip
+                conn.write(codec.ws_frame(f, codec.OP_BINARY))
+            return
+        answer = {
+            "type": "interest",
+            "scene": scene,
+            "epoch": self.hub.epoch,
+            "seq": snap.seq,
+            "enter": entered,
+            "leave": leave,
+        }
+        conn.write(codec.ws_frame(orjson.dumps(answer)))
 
     async def _subscribe(self, conn: AeselConnection, session: Session, cmd: Subscribe) -> None:
         """Snapshot, then live events after the snapshot's seq (no gap, no duplicate).

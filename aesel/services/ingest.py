@@ -3,11 +3,22 @@
 The transports decode at their edge (:mod:`aesel.model.inbound`) and hand ``Ingest.apply`` the
 typed event with the :class:`~aesel.services.policy.Principal` that sent it; the object and
 property services decide whether it may apply (rights come from the scene).
+
+Shedding stale updates: a transport that finds inbound events waiting (datagrams queued in
+the socket's receive buffer, messages queued on a WebSocket) reads them together. When the node
+is behind, that is, more than :data:`SHED_ABOVE` events are waiting and the transport last found
+nothing waiting more than :data:`SHED_AFTER` seconds ago, it asks :func:`stale` which of them a
+later one makes pointless: a bare transform update of an object superseded by a later bare
+transform update of the same object from the same sender (and naming the same device). Those
+are dropped (counted ``stale``), so the node catches up with the latest state of each object
+instead of working through seconds of history; under a sustained overload the backlog, and so
+the latency, stays near ``SHED_AFTER``. Every other event (creates, deletes, properties,
+actions) is applied, in order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 
 from aesel.errors import Unauthenticated
 from aesel.model.inbound import BareTransform, Inbound
@@ -19,6 +30,41 @@ from aesel.services.properties import PropertyService
 
 def _nobody(device: str) -> bool:
     return False
+
+
+SHED_ABOVE = 16
+"""Events read together before the node may count as behind: a few updates of one object sent
+back to back are all applied."""
+
+SHED_AFTER = 0.05
+"""Seconds since the transport last found nothing waiting, beyond which a backlog is shed: a
+node that keeps up, or that was away for a moment (a scheduling hiccup), delivers every
+update; one that stays behind keeps only the latest of each object."""
+
+
+def is_behind(waiting: int, waited: float) -> bool:
+    """Whether ``waiting`` events read together, ``waited`` seconds after the transport last
+    found none waiting, mean the node is behind and sheds stale ones."""
+    return waiting > SHED_ABOVE and waited > SHED_AFTER
+
+
+def stale(events: Sequence[tuple[Inbound, Hashable]]) -> list[bool]:
+    """For each ``(event, sender)`` read together, whether it is superseded: a bare transform
+    update followed, later in ``events``, by another of the same object from the same sender.
+
+    The last update of each object wins; only bare transforms are ever superseded (they carry
+    nothing but the transform, so the later one holds everything the earlier one said).
+    """
+    last: dict[tuple[str, str | None, Hashable], int] = {}
+    for i, (ev, sender) in enumerate(events):
+        if type(ev) is BareTransform:
+            last[ev.key, ev.device, sender] = i
+    if len(last) == len(events):
+        return [False] * len(events)
+    return [
+        isinstance(ev, BareTransform) and last[ev.key, ev.device, sender] != i
+        for i, (ev, sender) in enumerate(events)
+    ]
 
 
 class Ingest:

@@ -1,11 +1,24 @@
-"""The UDP endpoint: events in on :8762, and the socket that sends datagrams to devices."""
+"""The UDP endpoint: events in on :8762, and the socket that sends datagrams to devices.
+
+Reading in batches. The loop calls ``datagram_received`` for one datagram; the endpoint then
+reads whatever else is already waiting in the socket's receive buffer (up to ``max_batch``
+datagrams, non-blocking, on a duplicate of the socket's descriptor), so that one loop turn
+handles everything that queued while the node was busy and the hub sends it in one flush.
+When the node is behind (a large batch, and the socket last found empty more than
+``SHED_AFTER`` ago, or a read that stopped at ``max_batch``), a bare transform update superseded
+by a later one of the same object from the same sender is dropped (``stale``,
+:mod:`aesel.services.ingest`): the node sheds stale updates instead of queueing seconds of them
+in the kernel.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+import socket
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from typing import cast
@@ -13,9 +26,12 @@ from typing import cast
 from aesel.errors import AeselError
 from aesel.logutil import LogLimiter
 from aesel.model import inbound
-from aesel.services.ingest import Ingest
+from aesel.model.inbound import Inbound
+from aesel.services.ingest import Ingest, is_behind, stale
 from aesel.services.policy import OPEN, Principal
+from aesel.udp import mmsg
 from aesel.udp.crypto import UdpSecurity
+from aesel.udp.mmsg import MultiSender
 
 log = logging.getLogger(__name__)
 
@@ -35,33 +51,122 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         *,
         principal: Callable[[str | None], Principal] = lambda device: OPEN,
         max_size: int = 8192,
+        max_batch: int = 1024,
     ) -> None:
         self.ingest = ingest
         self.drops = drops
         self.security = security or UdpSecurity()
         self.principal = principal
         self.max_size = max_size
+        self.max_batch = max_batch  # datagrams read in one go; 1: one at a time, no shedding
         self.received = 0
+        self.batches = 0  # reads that found more than one datagram waiting
         self.transport: asyncio.DatagramTransport | None = None
+        self._sock: socket.socket | None = None  # a duplicate descriptor, for batch reads
+        self.multi: MultiSender | None = None  # sendmmsg on the socket, for the hub
+        self._empty_at = 0  # perf_counter_ns when a read last found the socket empty
+        self._capped = False  # the last read stopped at max_batch: more was waiting
+        self._read_this_turn = False  # a batch was read in this loop turn (see _drain)
         self._limited = LogLimiter(log)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)  # uvloop's is not a subclass
+        sock = transport.get_extra_info("socket")
+        self.multi = mmsg.for_socket(sock)
+        self._empty_at = time.perf_counter_ns()
+        if self.max_batch > 1 and sock is not None:
+            try:
+                self._sock = socket.socket(fileno=os.dup(sock.fileno()))
+                self._sock.setblocking(False)
+                # closed even if the loop never calls connection_lost (a node dropped mid-stop)
+                weakref.finalize(self, self._sock.close)
+            except OSError as e:  # no batch reads: one datagram per callback still works
+                log.warning("udp: batch reads off: %s", e)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         t_in = time.perf_counter_ns()
-        self.received += 1
+        waited = (t_in - self._empty_at) / 1e9  # since a read last found the socket empty
+        batch = self._drain(data, addr)
+        self.received += len(batch)
+        if len(batch) == 1:
+            self._apply(data, addr, t_in)
+            return
+        self.batches += 1
+        opened: list[tuple[Inbound, tuple[str, int], str | None]] = []
+        for d, a in batch:
+            try:
+                plain, device = self.security.open(d)
+                opened.append((inbound.decode(plain, self.max_size), a, device))
+            except AeselError as e:
+                self._drop(e, a)
+            except Exception:
+                self.drops["internal"] += 1
+                log.exception("udp: error handling datagram from %s:%d", a[0], a[1])
+        behind = self._capped or is_behind(len(batch), waited)
+        shed = (
+            stale([(ev, (a, device)) for ev, a, device in opened])
+            if behind
+            else [False] * len(opened)
+        )
+        for (ev, a, device), is_stale in zip(opened, shed, strict=True):
+            if is_stale:
+                self.drops["stale"] += 1
+                continue
+            try:
+                self.ingest.apply(ev, self.principal(device), t_in)
+            except AeselError as e:
+                self._drop(e, a)
+            except Exception:
+                self.drops["internal"] += 1
+                log.exception("udp: error handling datagram from %s:%d", a[0], a[1])
+
+    def _drain(self, data: bytes, addr: tuple[str, int]) -> list[tuple[bytes, tuple[str, int]]]:
+        """``(data, addr)`` and the datagrams already waiting behind it (without blocking).
+
+        Once per loop turn: the loop may hand over more datagrams in the same turn (libuv
+        reads up to 32 per wake-up), and the hub flushes only at the end of the turn, so a
+        second batch would hold the first one's deliveries back. Those come one at a time.
+        """
+        batch = [(data, addr)]
+        sock = self._sock
+        if sock is None or self._read_this_turn:
+            return batch
+        self._read_this_turn = True
+        asyncio.get_running_loop().call_soon(self._next_turn)
+        recv, size = sock.recvfrom, self.max_size + 1
+        self._capped = True  # until the socket is found empty
+        try:
+            for _ in range(self.max_batch - 1):
+                batch.append(recv(size))
+        except (BlockingIOError, InterruptedError):
+            self._capped = False
+            self._empty_at = time.perf_counter_ns()
+        except OSError as e:  # an ICMP error queued on the socket, say
+            self._capped = False
+            self.error_received(e)
+        return batch
+
+    def _next_turn(self) -> None:
+        self._read_this_turn = False
+
+    def _apply(self, data: bytes, addr: tuple[str, int], t_in: int) -> None:
         try:
             plain, device = self.security.open(data)
             self.ingest.apply(inbound.decode(plain, self.max_size), self.principal(device), t_in)
         except AeselError as e:
-            self.drops[e.reason] += 1
-            self._limited.warning(
-                "udp: dropped datagram from %s:%d: %s", addr[0], addr[1], e.message
-            )
+            self._drop(e, addr)
         except Exception:
             self.drops["internal"] += 1
             log.exception("udp: error handling datagram from %s:%d", addr[0], addr[1])
+
+    def _drop(self, e: AeselError, addr: tuple[str, int]) -> None:
+        self.drops[e.reason] += 1
+        self._limited.warning("udp: dropped datagram from %s:%d: %s", addr[0], addr[1], e.message)
 
     def error_received(self, exc: Exception) -> None:
         self.drops["socket_error"] += 1

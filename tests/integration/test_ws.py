@@ -58,6 +58,9 @@ class Client:
         data = await asyncio.wait_for(self.ws.recv(), within)
         if isinstance(data, bytes) and data[1] == codec.FRAME_SNAPSHOT:
             return {"type": "snapshot", "format": "binary", **snapframe.decode(data)}
+        if isinstance(data, bytes) and data[1] == codec.FRAME_INTEREST:
+            got = snapframe.decode(data)
+            return {"type": "interest", "format": "binary", "enter": got["objects"], **got}
         if isinstance(data, bytes):
             _, epoch, scene, records = codec.decode_binary(data)
             return {"type": "binary", "epoch": epoch, "scene": scene, "records": records}
@@ -155,17 +158,91 @@ async def test_interest_filter_and_moving_the_point(
     await move(http, "s", near, 1.0)
     msg = await c.expect("events")
     assert [e["data"]["key"] for e in msg["events"]] == [near]
+    # moving the point: far arrives at once, as it is now (101), and near is dropped
     await c.send({"type": "interest", "scene": "s", "center": [100, 0, 0], "radius": 10})
-    await c.expect("interest")
-    await move(http, "s", near, 2.0)  # it leaves the new radius: sent once, so the client drops it
+    answer = await c.expect("interest")
+    assert answer["epoch"] == snap["epoch"] and answer["seq"] == msg["events"][-1]["seq"]
+    assert [(o["key"], o["transform"]) for o in answer["enter"]] == [(far, at(101.0))]
+    assert answer["enter"][0]["name"] == "far"
+    assert answer["leave"] == [near]
+    await move(http, "s", near, 2.0)  # outside: the client dropped it, nothing is sent
     await move(http, "s", far, 102.0)
-    await move(http, "s", near, 3.0)  # still outside: not sent again
-    await move(http, "s", far, 103.0)
-    seen: list[tuple[str, float]] = []
-    while len(seen) < 3:
-        msg = await c.expect("events")
-        seen += [(e["data"]["key"], e["data"]["transform"][3]) for e in msg["events"]]
-    assert seen == [(near, 2.0), (far, 102.0), (far, 103.0)]
+    nxt = (await c.expect("events"))["events"]
+    assert [(e["data"]["key"], e["data"]["transform"][3]) for e in nxt] == [(far, 102.0)]
+    assert nxt[0]["seq"] == answer["seq"] + 2  # after the answer's seq, with near's gap
+    await move(http, "s", near, 99.0)  # near comes in by itself: sent, as before
+    nxt = (await c.expect("events"))["events"]
+    assert [(e["data"]["key"], e["data"]["transform"][3]) for e in nxt] == [(near, 99.0)]
+
+
+async def test_removing_and_setting_the_filter_sends_only_the_difference(
+    http: httpx.AsyncClient, ws_client: Any
+) -> None:
+    await http.put("/v1/scene/s", json={"scenes": [{"name": "s"}]})
+    keys = [await new_object(http, "s", f"o{x}", float(x)) for x in (0, 5, 50, 500)]
+    c = await ws_client()
+    snap = await c.subscribe("s", interest={"center": [0, 0, 0], "radius": 10})
+    assert [o["key"] for o in snap["objects"]] == sorted(keys[:2])
+    await c.send({"type": "interest", "scene": "s", "center": [0, 0, 0], "radius": None})
+    answer = await c.expect("interest")  # no filter: everything the client lacks
+    assert sorted(o["key"] for o in answer["enter"]) == sorted(keys[2:])
+    assert answer["leave"] == [] and answer["seq"] == snap["seq"]
+    await c.send({"type": "interest", "scene": "s", "center": [50, 0, 0], "radius": 1})
+    answer = await c.expect("interest")  # a filter again: all but o50 leave
+    assert answer["enter"] == [] and answer["leave"] == sorted(keys[:2] + keys[3:])
+    await c.send({"type": "interest", "scene": "s", "center": [50, 0, 0], "radius": 1})
+    answer = await c.expect("interest")  # the same filter: nothing changes
+    assert answer["enter"] == [] and answer["leave"] == []
+
+
+async def test_moving_the_point_in_binary_sends_an_interest_frame(
+    http: httpx.AsyncClient, ws_client: Any
+) -> None:
+    await http.put("/v1/scene/s", json={"scenes": [{"name": "s"}]})
+    near = await new_object(http, "s", "near", 0.0)
+    far = await new_object(http, "s", "far", 100.0)
+    c = await ws_client("?format=binary")
+    snap = await c.subscribe("s", interest={"center": [0, 0, 0], "radius": 10})
+    assert [o["key"] for o in snap["objects"]] == [near]
+    await move(http, "s", far, 101.5)  # outside: not sent, but the node keeps its state
+    await c.send({"type": "interest", "scene": "s", "center": [100, 0, 0], "radius": 10})
+    answer = await c.expect("interest")
+    assert answer["frame_type"] == codec.FRAME_INTEREST and answer["more"] is False
+    assert answer["seq"] == snap["seq"] + 1 and answer["epoch"] == snap["epoch"]
+    assert [(o["key"], o["transform"]) for o in answer["objects"]] == [(far, at(101.5))]
+    assert answer["objects"][0]["name"] == "far"
+    assert answer["leave"] == [near]
+    await move(http, "s", far, 102.5)
+    msg = await c.expect("binary")
+    (rec,) = msg["records"]
+    assert rec["key"] == far and rec["seq"] == answer["seq"] + 1
+    assert rec["transform"] == at(102.5)
+
+
+async def test_an_object_that_moves_while_the_point_moves_is_not_lost(
+    http: httpx.AsyncClient, ws_client: Any, node: Node
+) -> None:
+    """Events published while the move loads the scene are flushed under the old filter;
+    the answer then carries each entering object's state as of its seq."""
+    await http.put("/v1/scene/s", json={"scenes": [{"name": "s"}]})
+    far = await new_object(http, "s", "far", 100.0)
+    c = await ws_client()
+    await c.subscribe("s", interest={"center": [0, 0, 0], "radius": 10})
+    load = node.ws.snapshots.load
+
+    async def slow_load(scene: str, who: Any) -> Any:
+        loaded = await load(scene, who)
+        await move(http, "s", far, 105.0)  # published while the move is loading
+        return loaded
+
+    node.ws.snapshots.load = slow_load  # type: ignore[method-assign]
+    await c.send({"type": "interest", "scene": "s", "center": [100, 0, 0], "radius": 10})
+    answer = await c.expect("interest")
+    assert [(o["key"], o["transform"]) for o in answer["enter"]] == [(far, at(105.0))]
+    await move(http, "s", far, 106.0)
+    nxt = (await c.expect("events"))["events"]
+    assert [e["data"]["transform"][3] for e in nxt] == [106.0]
+    assert nxt[0]["seq"] == answer["seq"] + 1
 
 
 async def test_inbound_event_over_websocket_reaches_udp_devices(

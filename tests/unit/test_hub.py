@@ -8,7 +8,7 @@ import orjson
 
 from aesel.model.event import Event
 from aesel.realtime import codec
-from aesel.realtime.hub import Format, Hub, Interest, WsSubscriber, latency_quantile
+from aesel.realtime.hub import Encoded, Format, Hub, Interest, WsSubscriber, latency_quantile
 from aesel.realtime.protocol import CloseCode
 
 
@@ -39,6 +39,14 @@ class FakeWriter:
 
     def buffered(self) -> int:
         return self.backlog
+
+    def offer(self, data: bytes, high: int) -> int:
+        if self.closing:
+            return 2
+        if self.backlog > high:
+            return 1
+        self.write(data)
+        return 0
 
     def close_slow(self, code: int, reason: str) -> None:
         self.closed = (code, reason)
@@ -317,3 +325,22 @@ def test_udp_rate_zero_means_no_cap() -> None:
     hub.deliver(ev(1, scene="a"))
     turn.end()
     assert len(sent) == 100 and "rate_limited" not in hub.drops
+
+
+def test_moving_the_interest_point_returns_what_enters_and_what_leaves() -> None:
+    hub, turn, _ = make_hub()
+    w = FakeWriter()
+    sub = WsSubscriber(1, "s", w, interest=Interest((0.0, 0.0, 0.0), 10.0), inside={"a", "b"})
+    hub.subscribe(sub)
+    sub.moving = set()
+    hub.deliver(ev(1, "c", 500.0))  # outside the old filter: not sent, but noted
+    turn.end()
+    assert sub.moving == {"c"} and w.frames == []
+    sub.outbox["a"] = sub.outbox["c"] = Encoded(ev(2, "a"))
+    positions = {"a": (1.0, 0.0, 0.0), "b": (50.0, 0.0, 0.0), "c": (51.0, 0.0, 0.0)}
+    enter, leave = sub.move_interest(Interest((50.0, 0.0, 0.0), 5.0), positions)
+    assert (enter, leave) == (["c"], ["a"])
+    assert sub.inside == {"b", "c"} and sub.moving is None and not sub.outbox
+    # no filter: the client knew b and c, so a enters; then a filter on an unfiltered one
+    assert sub.move_interest(None, positions) == (["a"], [])
+    assert sub.move_interest(Interest((0.0, 0.0, 0.0), 2.0), positions) == ([], ["b", "c"])

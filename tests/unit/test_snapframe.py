@@ -27,8 +27,19 @@ def test_a_snapshot_round_trips_with_float32_transforms_and_the_rest_as_json() -
 def test_an_empty_snapshot_still_carries_its_seq() -> None:
     [frame] = snapframe.encode(1, "empty", 7, [], [])
     assert snapframe.decode(frame) == {
-        "epoch": 1, "scene": "empty", "seq": 7, "more": False, "objects": [], "properties": []
+        "frame_type": 2, "epoch": 1, "scene": "empty", "seq": 7, "more": False, "objects": [],
+        "properties": [], "leave": [],
     }  # fmt: skip
+
+
+def test_an_interest_frame_carries_entering_objects_and_leaving_keys() -> None:
+    [frame] = snapframe.encode(
+        5, "s", 9, [OBJ], [], frame_type=codec.FRAME_INTEREST, leave=["gone1", "gone2"]
+    )
+    assert frame[1] == codec.FRAME_INTEREST
+    got = snapframe.decode(frame)
+    assert (got["frame_type"], got["seq"], got["more"]) == (codec.FRAME_INTEREST, 9, False)
+    assert got["objects"] == [OBJ] and got["leave"] == ["gone1", "gone2"]
 
 
 def test_a_large_snapshot_takes_several_frames_flagged_more() -> None:
