@@ -257,9 +257,11 @@ class ClusterState:
 
     def failover(self) -> int:
         """Claim the devices of owners no longer live that fall to this node; returns how many."""
-        if not self.connected or time.monotonic() - self._since < self.lease:
-            # cut off from Kafka, or back for less than a lease (the others' heartbeats may
-            # not be read yet): never take over, the owners may be fine
+        now = time.monotonic()
+        if now - self._own_seen > 2 * self.beat or now - self._since < self.lease:
+            # this node's own heartbeats do not come back right now (Kafka is away, or slow:
+            # the others' silence then proves nothing), or it is back for less than a lease
+            # (their heartbeats may not be read yet): never take over, the owners may be fine
             return 0
         live = self.live()
         alive = set(live)

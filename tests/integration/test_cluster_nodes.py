@@ -112,8 +112,19 @@ class Sub:
             await self._task
 
 
+OPEN: list[socket.socket] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_devices() -> Iterator[None]:
+    yield
+    while OPEN:
+        OPEN.pop().close()
+
+
 def device() -> socket.socket:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    OPEN.append(s)
     s.bind(("127.0.0.1", 0))
     s.settimeout(0.05)
     return s
