@@ -6,6 +6,7 @@ unless ``AESEL_MONGO_URL`` and ``AESEL_NEO4J_URL`` already point at running serv
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import subprocess
@@ -44,6 +45,7 @@ class Engines:
             if line.startswith("export "):
                 name, _, value = line.removeprefix("export ").partition("=")
                 self.urls[name] = value
+        asyncio.run(warm_neo4j(self.urls["AESEL_NEO4J_URL"]))
 
     def stop(self) -> None:
         if self.run is not None:
@@ -62,6 +64,30 @@ def engines() -> Iterator[Engines]:
         yield e
     finally:
         e.stop()
+
+
+async def warm_neo4j(url: str) -> None:
+    """The schema and a first run of the store's common queries on a fresh Neo4j, with a long
+    timeout: a cold JVM on busy cores takes seconds over its first queries, which would fail
+    the first test to start a node at the usual store timeout."""
+    from aesel.model.entities import Device, Registration, Scene
+    from aesel.storage.base import SceneFilter
+    from aesel.storage.neo4j import Neo4jSceneStore
+
+    s = Neo4jSceneStore(url, timeout=120)
+    await s.open()
+    try:
+        await s.insert_scene(Scene(key="warm-up", name="warm-up"))
+        await s.put_scene(Scene(key="warm-up", name="warm-up"))
+        await s.put_device(Device(key="warm-up"))
+        await s.put_registration(Registration(scene="warm-up", device="warm-up"))
+        await s.registrations_with_devices(scene="warm-up")
+        await s.query_scenes(SceneFilter(name="warm-up"), 0, 10)
+        await s.get_scene("warm-up")
+        await s.path_transform("warm-up", "nowhere")
+        await s.clear()
+    finally:
+        await s.close()
 
 
 def mongo_url(engines: Engines) -> str:

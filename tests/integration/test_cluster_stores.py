@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -139,3 +140,52 @@ def test_kill_9_on_mongodb_and_neo4j_loses_no_acknowledged_write(
         update = {"msg_type": 1, "key": keys[3], "scene": scene, "transform": T}
         s.sendto(orjson.dumps(update), ("127.0.0.1", p2.udp_port))
     assert orjson.loads(device_socket.recv(65536))["transform"] == T
+
+
+def test_kill_9_while_recording_on_gridfs_loses_at_most_the_tail(
+    aesel_process: Callable[..., AeselProcess], engines: Engines
+) -> None:
+    """As ``test_recordings`` on files: every flushed append survives ``kill -9``, the restarted
+    node (same data dir, so the same owner) seals the recording into GridFS, cutting a torn
+    last write."""
+    from pymongo import MongoClient
+
+    from aesel.model import recording as rec
+
+    url = mongo_url(engines)
+    stores = ("--mongo-url", url, "--neo4j-url", engines.urls["AESEL_NEO4J_URL"])
+    p = aesel_process(*stores, "--flush-interval", "0.05")
+    scene = f"rec{secrets.token_hex(4)}"
+    mongo: MongoClient[dict[str, Any]] = MongoClient(url)
+    parts = mongo.get_default_database()["recording_parts"]
+    try:
+        with httpx.Client(base_url=p.url, timeout=30) as http:
+            http.put(f"/v1/scene/{scene}", json={"scenes": [{"name": "c"}]}).raise_for_status()
+            rid = http.post(f"/v1/scene/{scene}/recordings").json()["id"]
+            made = http.post(f"/v1/scene/{scene}/object", json={"objects": [{"name": "o"}]})
+            key = made.json()["objects"][0]["key"]
+            for i in range(1, 21):
+                at = [*T[:3], float(i), *T[4:]]
+                r = http.post(
+                    f"/v1/scene/{scene}/object/{key}", json={"objects": [{"transform": at}]}
+                )
+                r.raise_for_status()
+
+            def flushed() -> bool:
+                data = b"".join(d["data"] for d in parts.find({"r": rid}).sort("n", 1))
+                return len(rec.decode(data[: rec.complete_prefix(data)])[1]) == 21
+
+            wait_until(flushed, timeout=30)
+        stop_aesel(p, signal.SIGKILL)
+        torn = rec.event(1, {"msg_type": 1, "key": key})[:9]  # a write torn by the crash
+        parts.insert_one({"r": rid, "n": 1 << 30, "data": torn})
+    finally:
+        mongo.close()
+
+    p2 = aesel_process(*stores, data_dir=p.data_dir)
+    with httpx.Client(base_url=p2.url, timeout=30) as http:
+        [info] = http.get(f"/v1/scene/{scene}/recordings").json()["recordings"]
+        assert info["id"] == rid and info["recording"] is False
+        meta, entries = rec.decode(http.get(f"/v1/scene/{scene}/recordings/{rid}").content)
+    assert meta.scene == scene
+    assert [e.payload.get("transform", [0.0] * 4)[3] for e in entries] == list(range(21))
