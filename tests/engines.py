@@ -12,6 +12,7 @@ import secrets
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,8 @@ class Engines:
             if line.startswith("export "):
                 name, _, value = line.removeprefix("export ").partition("=")
                 self.urls[name] = value
-        asyncio.run(warm_neo4j(self.urls["AESEL_NEO4J_URL"]))
+        with ThreadPoolExecutor(1) as pool:  # its own loop: a test's may be running here
+            pool.submit(asyncio.run, warm_neo4j(self.urls["AESEL_NEO4J_URL"])).result()
 
     def stop(self) -> None:
         if self.run is not None:

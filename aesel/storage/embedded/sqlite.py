@@ -6,7 +6,9 @@ The plumbing (one thread per file, WAL, ``synchronous=FULL``, error translation)
 Scene queries use indexes: the fields they filter on are virtual columns computed from the
 JSON document (:data:`SCENE_COLUMNS`, added to older files at :meth:`SqliteStore.open`), so a
 query by name, region or owner reads only its matches, and a distance query reads only the
-scenes in its latitude/longitude box before the exact haversine test.
+scenes in its latitude/longitude box before the exact haversine test. Object and property
+queries are one SQL query each, filters and limit included (:func:`_where`): by the
+``(scene, name)`` index, the other fields tested by SQLite on the document.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ CREATE TABLE IF NOT EXISTS links (
     a TEXT NOT NULL, b TEXT NOT NULL, doc BLOB NOT NULL, PRIMARY KEY (a, b));
 CREATE TABLE IF NOT EXISTS replay_floors (key_id TEXT PRIMARY KEY, floor INTEGER NOT NULL);
 """
+
+OBJECT_FIELDS = ("scene", "name", "type", "subtype", "owner", "parent", "asset_sub_id")
+PROPERTY_FIELDS = ("scene", "name", "parent", "asset_sub_id")
 
 # virtual columns over a scene's JSON document, for its indexes (computed, never written)
 SCENE_COLUMNS = {
@@ -95,23 +100,40 @@ def _scene_where(f: SceneFilter) -> tuple[str, list[object], bool]:
     return " AND ".join(where), args, box is None and not f.tags
 
 
-def _prefilter(filters: Sequence[ObjectFilter | PropertyFilter]) -> tuple[str, list[str]]:
-    """A WHERE clause on the indexed columns (scene, name) that every match satisfies.
+def _field(name: str) -> str:
+    """A field of the JSON document (every field is a string, ``""`` when absent)."""
+    return f"COALESCE(json_extract(CAST(doc AS TEXT), '$.{name}'), '')"
 
-    One scan serves all the filters of a query; the exact match happens in Python.
+
+def _where(
+    filters: Sequence[ObjectFilter | PropertyFilter], fields: Sequence[str]
+) -> tuple[str, list[str]]:
+    """The whole query as a WHERE clause: an OR of the filters, each an AND of exact matches.
+
+    ``scene`` and ``name`` are indexed columns; the other fields are read from the document by
+    SQLite, so no row is decoded in Python unless it matches, and ``LIMIT`` stops the scan.
     """
     clauses, args = [], list[str]()
     for f in filters:
         parts = []
-        for column in ("scene", "name"):
-            value = getattr(f, column)
+        for name in fields:
+            value = getattr(f, name)
             if value is not None:
-                parts.append(f"{column}=?")
+                parts.append(f"{name}=?" if name in ("scene", "name") else f"{_field(name)}=?")
                 args.append(value)
-        if not parts:
-            return "", []  # an unrestricted filter: every row is a candidate
-        clauses.append("(" + " AND ".join(parts) + ")")
-    return (" WHERE " + " OR ".join(clauses), args) if clauses else ("", [])
+        assets = getattr(f, "assets", None)
+        if assets and len(assets) == 1:  # contains
+            parts.append(
+                "EXISTS (SELECT 1 FROM json_each(CAST(doc AS TEXT), '$.assets') WHERE value=?)"
+            )
+            args.append(assets[0])
+        elif assets:  # exactly this list, in order
+            parts.append(f"json_array_length(CAST(doc AS TEXT), '$.assets')={len(assets)}")
+            for i, asset in enumerate(assets):
+                parts.append(f"json_extract(CAST(doc AS TEXT), '$.assets[{i}]')=?")
+                args.append(asset)
+        clauses.append("(" + " AND ".join(parts or ["1=1"]) + ")")
+    return " OR ".join(clauses), args
 
 
 class SqliteStore(SqliteDb):
@@ -178,11 +200,11 @@ class SqliteStore(SqliteDb):
         return await self._tx(run)
 
     async def query_objects(self, filters: Sequence[ObjectFilter], limit: int) -> list[Object3D]:
-        where, args = _prefilter(filters)
-        candidates = await self._all(
-            Object3D, f"SELECT doc FROM objects{where} ORDER BY key", *args
-        )
-        return [o for o in candidates if any(f.matches(o) for f in filters)][:limit]
+        if not filters or limit <= 0:
+            return []
+        where, args = _where(filters, OBJECT_FIELDS)
+        sql = f"SELECT doc FROM objects WHERE {where} ORDER BY key LIMIT ?"
+        return await self._all(Object3D, sql, *args, limit)
 
     # -- properties -----------------------------------------------------------------------
 
@@ -209,11 +231,11 @@ class SqliteStore(SqliteDb):
     async def query_properties(
         self, filters: Sequence[PropertyFilter], limit: int
     ) -> list[Property]:
-        where, args = _prefilter(filters)
-        candidates = await self._all(
-            Property, f"SELECT doc FROM properties{where} ORDER BY key", *args
-        )
-        return [p for p in candidates if any(f.matches(p) for f in filters)][:limit]
+        if not filters or limit <= 0:
+            return []
+        where, args = _where(filters, PROPERTY_FIELDS)
+        sql = f"SELECT doc FROM properties WHERE {where} ORDER BY key LIMIT ?"
+        return await self._all(Property, sql, *args, limit)
 
     # -- scenes ---------------------------------------------------------------------------
 
