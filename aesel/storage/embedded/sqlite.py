@@ -8,7 +8,8 @@ JSON document (:data:`SCENE_COLUMNS`, added to older files at :meth:`SqliteStore
 query by name, region or owner reads only its matches, and a distance query reads only the
 scenes in its latitude/longitude box before the exact haversine test. Object and property
 queries are one SQL query each, filters and limit included (:func:`_where`): by the
-``(scene, name)`` index, the other fields tested by SQLite on the document.
+``(scene, name)`` index or the ``parent`` and ``asset_sub_id`` expression indexes, the other
+fields tested by SQLite on the document.
 """
 
 from __future__ import annotations
@@ -66,6 +67,37 @@ CREATE INDEX IF NOT EXISTS scenes_lat ON scenes(lat, lon);
 """
 
 
+def _field(name: str) -> str:
+    """A field of the JSON document (every field is a string, ``""`` when absent); the same
+    text as in :data:`FIELD_INDEXES`, so SQLite uses those indexes."""
+    return f"COALESCE(json_extract(CAST(doc AS TEXT), '$.{name}'), '')"
+
+
+# (scene, key): a scene's objects in key order, so a query stops at its limit (no sort); children
+# and sub-assets are looked up by parent and asset_sub_id: indexed expressions
+FIELD_INDEXES = [
+    *(f"CREATE INDEX IF NOT EXISTS {t}_scene_key ON {t}(scene, key)"
+      for t in ("objects", "properties")),
+    *(f"CREATE INDEX IF NOT EXISTS {t}_{name} ON {t}({_field(name)})"
+      for t in ("objects", "properties") for name in ("parent", "asset_sub_id")),
+]  # fmt: skip
+
+
+def _index(table: str, filters: Sequence[ObjectFilter | PropertyFilter]) -> str:
+    """The index for a one-filter query, as ``INDEXED BY``: SQLite has no statistics of the
+    data, and without them it prefers ``(scene, key)`` (no sort) even where ``(scene, name)`` or
+    ``parent`` would read one row. Several filters (an OR) are left to SQLite."""
+    if len(filters) != 1:
+        return ""
+    f = filters[0]
+    if f.scene is not None and f.name is not None:
+        return f" INDEXED BY {table}_scene"
+    for name in ("parent", "asset_sub_id"):
+        if getattr(f, name) is not None:
+            return f" INDEXED BY {table}_{name}"
+    return f" INDEXED BY {table}_scene_key" if f.scene is not None else ""
+
+
 def _add_columns(db: sqlite3.Connection) -> None:
     """Columns and indexes added since the first schema (idempotent)."""
     for table in ("objects", "properties"):  # versions for put_*_versioned; 0 = unversioned
@@ -75,7 +107,7 @@ def _add_columns(db: sqlite3.Connection) -> None:
     for column, decl in SCENE_COLUMNS.items():
         if column not in have:
             db.execute(f"ALTER TABLE scenes ADD COLUMN {column} {decl} VIRTUAL")
-    for statement in SCENE_INDEXES.strip().splitlines():
+    for statement in [*SCENE_INDEXES.strip().splitlines(), *FIELD_INDEXES]:
         db.execute(statement)
 
 
@@ -100,18 +132,14 @@ def _scene_where(f: SceneFilter) -> tuple[str, list[object], bool]:
     return " AND ".join(where), args, box is None and not f.tags
 
 
-def _field(name: str) -> str:
-    """A field of the JSON document (every field is a string, ``""`` when absent)."""
-    return f"COALESCE(json_extract(CAST(doc AS TEXT), '$.{name}'), '')"
-
-
 def _where(
     filters: Sequence[ObjectFilter | PropertyFilter], fields: Sequence[str]
 ) -> tuple[str, list[str]]:
     """The whole query as a WHERE clause: an OR of the filters, each an AND of exact matches.
 
-    ``scene`` and ``name`` are indexed columns; the other fields are read from the document by
-    SQLite, so no row is decoded in Python unless it matches, and ``LIMIT`` stops the scan.
+    ``scene`` and ``name`` are indexed columns, ``parent`` and ``asset_sub_id`` indexed
+    expressions; the other fields are read from the document by SQLite, so no row is decoded in
+    Python unless it matches, and ``LIMIT`` stops the scan.
     """
     clauses, args = [], list[str]()
     for f in filters:
@@ -203,7 +231,8 @@ class SqliteStore(SqliteDb):
         if not filters or limit <= 0:
             return []
         where, args = _where(filters, OBJECT_FIELDS)
-        sql = f"SELECT doc FROM objects WHERE {where} ORDER BY key LIMIT ?"
+        table = "objects" + _index("objects", filters)
+        sql = f"SELECT doc FROM {table} WHERE {where} ORDER BY key LIMIT ?"
         return await self._all(Object3D, sql, *args, limit)
 
     # -- properties -----------------------------------------------------------------------
@@ -234,7 +263,8 @@ class SqliteStore(SqliteDb):
         if not filters or limit <= 0:
             return []
         where, args = _where(filters, PROPERTY_FIELDS)
-        sql = f"SELECT doc FROM properties WHERE {where} ORDER BY key LIMIT ?"
+        table = "properties" + _index("properties", filters)
+        sql = f"SELECT doc FROM {table} WHERE {where} ORDER BY key LIMIT ?"
         return await self._all(Property, sql, *args, limit)
 
     # -- scenes ---------------------------------------------------------------------------
