@@ -89,7 +89,7 @@ OBJECT_QUERIES = {  # (filters, limit); the scene holds n objects: o<i>, type t<
     "by name (1 hit)": ([ObjectFilter(scene="big", name="o00004242")], 1000),
     "by parent (1 hit)": ([ObjectFilter(scene="big", parent="p00004242")], 1000),
     "by type, first 100 (10%)": ([ObjectFilter(scene="big", type="t3")], 100),
-    "by type + subtype (0.1%)": ([ObjectFilter(scene="big", type="t3", subtype="u7")], 1000),
+    "by type + subtype (1%)": ([ObjectFilter(scene="big", type="t3", subtype="u7")], 1000),
     "whole scene, first 20": ([ObjectFilter(scene="big")], 20),
     "two names (OR)": ([ObjectFilter(scene="big", name="o00000007"),
                         ObjectFilter(scene="big", name="o00090001")], 1000),
