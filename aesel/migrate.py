@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
+
 from aesel.errors import AeselError
 from aesel.model import recording as rec
 from aesel.model.catalog import (
@@ -44,8 +46,8 @@ from aesel.model.entities import (
     Registration,
     Scene,
 )
+from aesel.storage.base import RecordingInfo
 from aesel.storage.catalog import RelationshipFilter
-from aesel.storage.embedded.recordings import FileRecordings
 from aesel.storage.mongo import MongoBlobStore, MongoCatalogStore, MongoObjectStore
 from aesel.storage.mongo.recordings import MongoRecordings
 from aesel.storage.neo4j import Neo4jSceneStore
@@ -87,6 +89,21 @@ class Source:
     def docs(self, cls: type[E], db: str, table: str, order: str = "1") -> list[E]:
         rows = self.rows(db, f"SELECT doc FROM {table} ORDER BY {order}")
         return [cls.model_validate_json(r[0]) for r in rows]
+
+    def recordings(self) -> list[tuple[RecordingInfo, Path]]:
+        """The recordings under ``recordings/`` (``<id>.json`` beside ``<id>.rec``, or ``.part``
+        when a crash left it unfinished), oldest first."""
+        found = []
+        for meta in (self.data_dir / "recordings").glob("*.json"):
+            doc = orjson.loads(meta.read_bytes())
+            for suffix, active in ((".rec", False), (".part", True)):
+                path = meta.with_suffix(suffix)
+                if path.is_file():
+                    info = RecordingInfo(str(doc["id"]), str(doc["scene"]), int(doc["started"]),
+                                         path.stat().st_size, active)  # fmt: skip
+                    found.append((info, path))
+                    break
+        return sorted(found, key=lambda f: (f[0].started, f[0].id))
 
 
 def progress(kind: str, done: int, total: int) -> None:
@@ -237,13 +254,12 @@ async def _catalog(
 
 
 async def _recordings(src: Source, tally: Tally, target: MongoRecordings) -> None:
-    files = FileRecordings(src.data_dir)
-    found = await files.recordings()
+    found = await asyncio.to_thread(src.recordings)
     have = {i.id for i in await target.recordings()}
     tally.found["recordings"], tally.copied["recordings"] = len(found), 0
-    for n, info in enumerate(found, 1):
+    for n, (info, path) in enumerate(found, 1):
         if info.id not in have:
-            data = await files.read_recording(info.id) or b""
+            data = await asyncio.to_thread(path.read_bytes)
             if info.active:  # left unfinished by a crash: whole records only
                 data = data[: rec.complete_prefix(data)]
             await target.create_recording(info, data)

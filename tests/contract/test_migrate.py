@@ -61,7 +61,18 @@ async def populate(data_dir: Path) -> dict[str, Any]:
     recording = rec.start(rec.Meta("r1", "s1", 7)) + rec.event(5, {"msg_type": 1, "key": "o1"})
     await files.create_recording(RecordingInfo("r1", "s1", 7, 0, True), recording)
     await files.finish_recording("r1")
-    return {"objects": objects, "a2": a2, "data": data, "history": history, "rec": recording}
+    unfinished = rec.start(rec.Meta("r2", "s1", 8)) + rec.event(1, {"msg_type": 1, "key": "o2"})
+    await files.create_recording(RecordingInfo("r2", "s1", 8, 0, True), unfinished)
+    await files.append_recording("r2", rec.event(2, {"msg_type": 1})[:9])  # torn by a crash
+    os.close(files._open.pop("r2"))
+    return {
+        "objects": objects,
+        "a2": a2,
+        "data": data,
+        "history": history,
+        "rec": recording,
+        "unfinished": unfinished,
+    }
 
 
 async def test_migrate_copies_everything_once(
@@ -100,8 +111,10 @@ async def test_migrate_copies_everything_once(
             assert (await catalog.user_by_name("ann")).email == "a@x"
             assert await catalog.count_users() == 1
             assert await recordings.read_recording("r1") == made["rec"]
+            assert await recordings.read_recording("r2") == made["unfinished"]  # whole records
             assert [(i.id, i.scene, i.active) for i in await recordings.recordings()] == [
-                ("r1", "s1", False)
+                ("r1", "s1", False),
+                ("r2", "s1", False),
             ]
         finally:
             for s in (objects, catalog, blobs, recordings, scenes):
