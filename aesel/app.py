@@ -46,7 +46,7 @@ from aesel.services.recordings import Recorder, Recordings, Replays
 from aesel.services.scenes import SceneService
 from aesel.services.throttle import LoginThrottle
 from aesel.services.users import UserService, stored_secret
-from aesel.storage.base import ContentStore, GraphStore
+from aesel.storage.base import ContentStore, GraphStore, RecordingStore
 from aesel.storage.catalog import BlobStore, CatalogStore
 from aesel.storage.embedded import SqliteStore
 from aesel.storage.embedded.catalog import FileBlobs, SqliteCatalog
@@ -114,11 +114,14 @@ class Backends:
     catalog: CatalogStore
     blobs: BlobStore
     sweep: Callable[[], Awaitable[int]] | None = None  # removes orphan asset files at start
+    recordings: RecordingStore | None = None  # None: files in the data dir
 
     def each(self) -> list[Any]:
         """Every distinct store, in opening order."""
         out: list[Any] = []
-        for store in (self.content, self.scenes, self.catalog, self.blobs):
+        for store in (self.content, self.scenes, self.catalog, self.blobs, self.recordings):
+            if store is None:
+                continue
             if all(store is not other for other in out):
                 out.append(store)
         return out
@@ -133,6 +136,7 @@ def backends(s: Settings) -> Backends:
     files_catalog, files = SqliteCatalog(s.data_dir), FileBlobs(s.data_dir)
     catalog: CatalogStore = files_catalog
     blobs: BlobStore = files
+    recordings: RecordingStore | None = None
 
     async def sweep() -> int:
         return await files.collect(await files_catalog.asset_keys())
@@ -140,11 +144,14 @@ def backends(s: Settings) -> Backends:
     try:
         if mongo:
             from aesel.storage.mongo import MongoBlobStore, MongoCatalogStore, MongoObjectStore
+            from aesel.storage.mongo.recordings import MongoRecordings
 
             t = s.store_timeout
             content = MongoObjectStore(mongo, timeout=t)
             catalog = MongoCatalogStore(mongo, timeout=t)
             blobs = MongoBlobStore(mongo, timeout=t)
+            owner = s.node_id or f"{socket.gethostname()}:{s.data_dir.resolve()}"
+            recordings = MongoRecordings(mongo, owner=owner, timeout=t)
         if neo4j:
             from aesel.storage.neo4j import Neo4jSceneStore
 
@@ -156,7 +163,7 @@ def backends(s: Settings) -> Backends:
             f"the MongoDB/Neo4j drivers are not installed ({e.name}): pip install 'aesel[cluster]'"
         ) from None
     assert content is not None and scenes is not None
-    return Backends(content, scenes, catalog, blobs, None if mongo else sweep)
+    return Backends(content, scenes, catalog, blobs, None if mongo else sweep, recordings)
 
 
 class Node:
@@ -259,7 +266,7 @@ class Node:
                     or ptable.peek(key) is not None
                 )
 
-        self.recording_store = FileRecordings(settings.data_dir)
+        self.recording_store = self.backends.recordings or FileRecordings(settings.data_dir)
         scenes = self.services.scenes
         recorder = Recorder(self.recording_store, scenes, flush_interval=flush)
         self.bus.subscribe(recorder.on_event)

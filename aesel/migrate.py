@@ -3,8 +3,9 @@
 Reads ``DATA_DIR`` (``aesel.db``, ``catalog.db`` and ``assets/``) read-only, and writes every
 entity through the store contracts of the distributed backends: objects, properties, replay
 floors, asset metadata and bytes (GridFS), relationships, histories, collections, projects and
-users to MongoDB; scenes, devices, registrations and links to Neo4j. The source should not be
-served while it is copied (stop ``aesel serve`` first).
+users to MongoDB, and recordings (``recordings/``) into GridFS; scenes, devices, registrations
+and links to Neo4j. The source should not be served while it is copied (stop ``aesel serve``
+first); a recording a crash left unfinished is copied up to its last whole record.
 
 Idempotent: each entity is compared with what the target already holds and written only when
 it differs, so a second run copies nothing new, and a run cut short can simply be run again.
@@ -24,7 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
+
 from aesel.errors import AeselError
+from aesel.model import recording as rec
 from aesel.model.catalog import (
     AssetCollection,
     AssetHistory,
@@ -42,8 +46,10 @@ from aesel.model.entities import (
     Registration,
     Scene,
 )
+from aesel.storage.base import RecordingInfo
 from aesel.storage.catalog import RelationshipFilter
 from aesel.storage.mongo import MongoBlobStore, MongoCatalogStore, MongoObjectStore
+from aesel.storage.mongo.recordings import MongoRecordings
 from aesel.storage.neo4j import Neo4jSceneStore
 
 E = TypeVar("E", bound=Entity)
@@ -83,6 +89,21 @@ class Source:
     def docs(self, cls: type[E], db: str, table: str, order: str = "1") -> list[E]:
         rows = self.rows(db, f"SELECT doc FROM {table} ORDER BY {order}")
         return [cls.model_validate_json(r[0]) for r in rows]
+
+    def recordings(self) -> list[tuple[RecordingInfo, Path]]:
+        """The recordings under ``recordings/`` (``<id>.json`` beside ``<id>.rec``, or ``.part``
+        when a crash left it unfinished), oldest first."""
+        found = []
+        for meta in (self.data_dir / "recordings").glob("*.json"):
+            doc = orjson.loads(meta.read_bytes())
+            for suffix, active in ((".rec", False), (".part", True)):
+                path = meta.with_suffix(suffix)
+                if path.is_file():
+                    info = RecordingInfo(str(doc["id"]), str(doc["scene"]), int(doc["started"]),
+                                         path.stat().st_size, active)  # fmt: skip
+                    found.append((info, path))
+                    break
+        return sorted(found, key=lambda f: (f[0].started, f[0].id))
 
 
 def progress(kind: str, done: int, total: int) -> None:
@@ -132,14 +153,16 @@ async def migrate(
     objects = MongoObjectStore(mongo_url, timeout=timeout)
     catalog = MongoCatalogStore(mongo_url, timeout=timeout)
     blobs = MongoBlobStore(mongo_url, timeout=timeout)
+    recordings = MongoRecordings(mongo_url, owner="aesel migrate", timeout=timeout)
     scenes = Neo4jSceneStore(neo4j_url, timeout=timeout)
     opened: list[Any] = []
     try:
-        for store in (objects, catalog, blobs, scenes):
+        for store in (objects, catalog, blobs, recordings, scenes):
             await store.open()
             opened.append(store)
         await _core(src, tally, objects, scenes)
         await _catalog(src, tally, catalog, blobs)
+        await _recordings(src, tally, recordings)
     finally:
         for store in opened:
             await store.close()
@@ -228,6 +251,23 @@ async def _catalog(
     await copy(tally, "users", src.docs(User, db, "users", "id"), lambda u: u.id,
                lambda b: gather_some((u.id for u in b), catalog.get_user),
                lambda b: each(b, catalog.put_user))  # fmt: skip
+
+
+async def _recordings(src: Source, tally: Tally, target: MongoRecordings) -> None:
+    found = await asyncio.to_thread(src.recordings)
+    have = {i.id for i in await target.recordings()}
+    tally.found["recordings"], tally.copied["recordings"] = len(found), 0
+    for n, (info, path) in enumerate(found, 1):
+        if info.id not in have:
+            data = await asyncio.to_thread(path.read_bytes)
+            if info.active:  # left unfinished by a crash: whole records only
+                data = data[: rec.complete_prefix(data)]
+            await target.create_recording(info, data)
+            await target.finish_recording(info.id)
+            tally.copied["recordings"] += 1
+        progress("recordings", n, len(found))
+    if not found:
+        progress("recordings", 0, 0)
 
 
 async def _copy_file(path: Path, blobs: MongoBlobStore, key: str) -> None:

@@ -45,7 +45,13 @@ def loop_errors() -> Iterator[list[dict[str, Any]]]:
 
 
 #: integration modules that also run with aesel on MongoDB + Neo4j (real servers)
-ON_CLUSTER_STORES = {"test_objects", "test_scenes", "test_properties", "test_registration"}
+ON_CLUSTER_STORES = {
+    "test_objects",
+    "test_scenes",
+    "test_properties",
+    "test_registration",
+    "test_recordings",
+}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -8,6 +8,7 @@ agent is that script's build, started here on ports kept across a restart (:clas
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -17,6 +18,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,8 @@ class Engines:
             if line.startswith("export "):
                 name, _, value = line.removeprefix("export ").partition("=")
                 self.urls[name] = value
+        with ThreadPoolExecutor(1) as pool:  # its own loop: a test's may be running here
+            pool.submit(asyncio.run, warm_neo4j(self.urls["AESEL_NEO4J_URL"])).result()
 
     def stop(self) -> None:
         if self.run is not None:
@@ -69,6 +73,30 @@ def engines() -> Iterator[Engines]:
         yield e
     finally:
         e.stop()
+
+
+async def warm_neo4j(url: str) -> None:
+    """The schema and a first run of the store's common queries on a fresh Neo4j, with a long
+    timeout: a cold JVM on busy cores takes seconds over its first queries, which would fail
+    the first test to start a node at the usual store timeout."""
+    from aesel.model.entities import Device, Registration, Scene
+    from aesel.storage.base import SceneFilter
+    from aesel.storage.neo4j import Neo4jSceneStore
+
+    s = Neo4jSceneStore(url, timeout=120)
+    await s.open()
+    try:
+        await s.insert_scene(Scene(key="warm-up", name="warm-up"))
+        await s.put_scene(Scene(key="warm-up", name="warm-up"))
+        await s.put_device(Device(key="warm-up"))
+        await s.put_registration(Registration(scene="warm-up", device="warm-up"))
+        await s.registrations_with_devices(scene="warm-up")
+        await s.query_scenes(SceneFilter(name="warm-up"), 0, 10)
+        await s.get_scene("warm-up")
+        await s.path_transform("warm-up", "nowhere")
+        await s.clear()
+    finally:
+        await s.close()
 
 
 def mongo_url(engines: Engines) -> str:

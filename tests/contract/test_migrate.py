@@ -11,13 +11,17 @@ from typing import Any
 import pytest
 
 from aesel import migrate
+from aesel.model import recording as rec
 from aesel.model import transform as tf
 from aesel.model.catalog import AssetCollection, AssetMeta, Project, User, new_id
 from aesel.model.entities import Device, DeviceTransform, Object3D, Property, Registration, Scene
+from aesel.storage.base import RecordingInfo
 from aesel.storage.catalog import RelationshipFilter
 from aesel.storage.embedded import SqliteStore
 from aesel.storage.embedded.catalog import FileBlobs, SqliteCatalog
+from aesel.storage.embedded.recordings import FileRecordings
 from aesel.storage.mongo import MongoBlobStore, MongoCatalogStore, MongoObjectStore
+from aesel.storage.mongo.recordings import MongoRecordings
 from aesel.storage.neo4j import Neo4jSceneStore
 from tests.contract.test_catalog import read_all, rel
 from tests.engines import Engines, drop_database, mongo_url
@@ -53,7 +57,22 @@ async def populate(data_dir: Path) -> dict[str, Any]:
     await catalog.create_user(User(id=new_id(), username="ann", password_hash="h", email="a@x"))
     for s in (store, catalog):
         await s.close()
-    return {"objects": objects, "a2": a2, "data": data, "history": history}
+    files = FileRecordings(data_dir)
+    recording = rec.start(rec.Meta("r1", "s1", 7)) + rec.event(5, {"msg_type": 1, "key": "o1"})
+    await files.create_recording(RecordingInfo("r1", "s1", 7, 0, True), recording)
+    await files.finish_recording("r1")
+    unfinished = rec.start(rec.Meta("r2", "s1", 8)) + rec.event(1, {"msg_type": 1, "key": "o2"})
+    await files.create_recording(RecordingInfo("r2", "s1", 8, 0, True), unfinished)
+    await files.append_recording("r2", rec.event(2, {"msg_type": 1})[:9])  # torn by a crash
+    os.close(files._open.pop("r2"))
+    return {
+        "objects": objects,
+        "a2": a2,
+        "data": data,
+        "history": history,
+        "rec": recording,
+        "unfinished": unfinished,
+    }
 
 
 async def test_migrate_copies_everything_once(
@@ -73,7 +92,8 @@ async def test_migrate_copies_everything_once(
         assert "asset bytes              2         2" in first
 
         objects, catalog, blobs = MongoObjectStore(url), MongoCatalogStore(url), MongoBlobStore(url)
-        for s in (objects, catalog, blobs, scenes):
+        recordings = MongoRecordings(url, owner="test")
+        for s in (objects, catalog, blobs, recordings, scenes):
             await s.open()
         try:
             assert await objects.get_objects(["o0", "o1", "o2"]) == made["objects"]
@@ -90,8 +110,14 @@ async def test_migrate_copies_everything_once(
             assert [r.asset_id for r in rels] == [a2.key]
             assert (await catalog.user_by_name("ann")).email == "a@x"
             assert await catalog.count_users() == 1
+            assert await recordings.read_recording("r1") == made["rec"]
+            assert await recordings.read_recording("r2") == made["unfinished"]  # whole records
+            assert [(i.id, i.scene, i.active) for i in await recordings.recordings()] == [
+                ("r1", "s1", False),
+                ("r2", "s1", False),
+            ]
         finally:
-            for s in (objects, catalog, blobs, scenes):
+            for s in (objects, catalog, blobs, recordings, scenes):
                 await s.close()
 
         assert await asyncio.to_thread(migrate.main, args) == 0  # again: nothing new

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 from typing import Any
 
 import pytest
@@ -140,6 +141,43 @@ async def test_object_query_limit_is_exact_and_ordered_by_key(objects: Any) -> N
     got = await objects.query_objects([ObjectFilter(name="odd")], 5)
     assert [o.key for o in got] == keys[0:10:2]
     assert len(await objects.query_objects([ObjectFilter()], 1000)) == 50
+
+
+async def test_object_and_property_queries_agree_with_the_reference_filters(
+    objects: Any,
+) -> None:
+    """Random stores and filters: each query answers what ``ObjectFilter.matches`` and
+    ``PropertyFilter.matches`` say, by key, limited (the filters are pushed into the backend)."""
+    rnd = random.Random(8)
+    pick = lambda *xs: rnd.choice(xs)  # noqa: E731
+    stored = [
+        full_object(f"o{i:03}", scene=pick("s1", "s2"), name=pick("n1", "n2", "n3"),
+                    type=pick("t1", "t2"), subtype=pick("", "u"), owner=pick("", "dev"),
+                    parent=pick("", "o000"), asset_sub_id=pick("", "x"),
+                    assets=tuple(rnd.sample(["a1", "a2", "a3"], rnd.randint(0, 2))))
+        for i in range(120)
+    ]  # fmt: skip
+    props = [full_property(f"p{i:03}", scene=pick("s1", "s2"), name=pick("n1", "n2"),
+                           parent=pick("", "o001"), asset_sub_id=pick("", "x"))
+             for i in range(60)]  # fmt: skip
+    await objects.put_objects(stored)
+    await objects.put_properties(props)
+    for _ in range(25):
+        filters = [
+            ObjectFilter(scene=pick(None, "s1"), name=pick(None, "n2"), type=pick(None, "t1"),
+                         subtype=pick(None, "u"), owner=pick(None, "dev", ""),
+                         parent=pick(None, "o000"), asset_sub_id=pick(None, "x"),
+                         assets=pick(None, ("a1",), ("a2", "a1"), ("a3", "a2")))
+            for _ in range(rnd.randint(1, 3))
+        ]  # fmt: skip
+        limit = rnd.choice((1, 5, 1000))
+        want = [o.key for o in stored if any(f.matches(o) for f in filters)][:limit]
+        assert [o.key for o in await objects.query_objects(filters, limit)] == want, filters
+        pf = [PropertyFilter(scene=pick(None, "s2"), name=pick(None, "n1"),
+                             parent=pick(None, "o001"), asset_sub_id=pick(None, "x"))
+              for _ in range(rnd.randint(1, 2))]  # fmt: skip
+        want = [p.key for p in props if any(f.matches(p) for f in pf)][:limit]
+        assert [p.key for p in await objects.query_properties(pf, limit)] == want, pf
 
 
 async def test_batch_reads_by_key(objects: Any) -> None:

@@ -227,13 +227,15 @@ async def test_a_damaged_recording_is_refused_before_any_event(
     events = [(i, {"msg_type": 0 if i == 0 else 1, "key": "k", "name": "o", "transform": at(i)})
               for i in range(5)]  # fmt: skip
     rid = await stored(node, "bad", events)
-    path = node.recording_store.root / f"{rid}.rec"
-    data = bytearray(path.read_bytes())
+    store = node.recording_store
+    data = bytearray(await store.read_recording(rid) or b"")
     if damage == "truncate":
         del data[-7:]
     else:
         data[len(data) // 2] ^= 0x01
-    path.write_bytes(bytes(data))
+    await store.delete_recording(rid)  # stored again, damaged, whatever the store
+    await store.create_recording(RecordingInfo(rid, "bad", 1, 0, True), bytes(data))
+    await store.finish_recording(rid)
     seen = capture(node, "bad")
     r = await http.post("/v1/scene/bad/replays", json={"recording": rid})
     assert r.status_code == 400, r.text

@@ -6,7 +6,10 @@ The plumbing (one thread per file, WAL, ``synchronous=FULL``, error translation)
 Scene queries use indexes: the fields they filter on are virtual columns computed from the
 JSON document (:data:`SCENE_COLUMNS`, added to older files at :meth:`SqliteStore.open`), so a
 query by name, region or owner reads only its matches, and a distance query reads only the
-scenes in its latitude/longitude box before the exact haversine test.
+scenes in its latitude/longitude box before the exact haversine test. Object and property
+queries are one SQL query each, filters and limit included (:func:`_where`): by the
+``(scene, name)`` index or the ``parent`` and ``asset_sub_id`` expression indexes, the other
+fields tested by SQLite on the document.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ CREATE TABLE IF NOT EXISTS links (
 CREATE TABLE IF NOT EXISTS replay_floors (key_id TEXT PRIMARY KEY, floor INTEGER NOT NULL);
 """
 
+OBJECT_FIELDS = ("scene", "name", "type", "subtype", "owner", "parent", "asset_sub_id")
+PROPERTY_FIELDS = ("scene", "name", "parent", "asset_sub_id")
+
 # virtual columns over a scene's JSON document, for its indexes (computed, never written)
 SCENE_COLUMNS = {
     "name": "TEXT AS (json_extract(CAST(doc AS TEXT), '$.name'))",
@@ -61,6 +67,37 @@ CREATE INDEX IF NOT EXISTS scenes_lat ON scenes(lat, lon);
 """
 
 
+def _field(name: str) -> str:
+    """A field of the JSON document (every field is a string, ``""`` when absent); the same
+    text as in :data:`FIELD_INDEXES`, so SQLite uses those indexes."""
+    return f"COALESCE(json_extract(CAST(doc AS TEXT), '$.{name}'), '')"
+
+
+# (scene, key): a scene's objects in key order, so a query stops at its limit (no sort); children
+# and sub-assets are looked up by parent and asset_sub_id: indexed expressions
+FIELD_INDEXES = [
+    *(f"CREATE INDEX IF NOT EXISTS {t}_scene_key ON {t}(scene, key)"
+      for t in ("objects", "properties")),
+    *(f"CREATE INDEX IF NOT EXISTS {t}_{name} ON {t}({_field(name)})"
+      for t in ("objects", "properties") for name in ("parent", "asset_sub_id")),
+]  # fmt: skip
+
+
+def _index(table: str, filters: Sequence[ObjectFilter | PropertyFilter]) -> str:
+    """The index for a one-filter query, as ``INDEXED BY``: SQLite has no statistics of the
+    data, and without them it prefers ``(scene, key)`` (no sort) even where ``(scene, name)`` or
+    ``parent`` would read one row. Several filters (an OR) are left to SQLite."""
+    if len(filters) != 1:
+        return ""
+    f = filters[0]
+    if f.scene is not None and f.name is not None:
+        return f" INDEXED BY {table}_scene"
+    for name in ("parent", "asset_sub_id"):
+        if getattr(f, name) is not None:
+            return f" INDEXED BY {table}_{name}"
+    return f" INDEXED BY {table}_scene_key" if f.scene is not None else ""
+
+
 def _add_columns(db: sqlite3.Connection) -> None:
     """Columns and indexes added since the first schema (idempotent)."""
     for table in ("objects", "properties"):  # versions for put_*_versioned; 0 = unversioned
@@ -70,7 +107,7 @@ def _add_columns(db: sqlite3.Connection) -> None:
     for column, decl in SCENE_COLUMNS.items():
         if column not in have:
             db.execute(f"ALTER TABLE scenes ADD COLUMN {column} {decl} VIRTUAL")
-    for statement in SCENE_INDEXES.strip().splitlines():
+    for statement in [*SCENE_INDEXES.strip().splitlines(), *FIELD_INDEXES]:
         db.execute(statement)
 
 
@@ -95,23 +132,36 @@ def _scene_where(f: SceneFilter) -> tuple[str, list[object], bool]:
     return " AND ".join(where), args, box is None and not f.tags
 
 
-def _prefilter(filters: Sequence[ObjectFilter | PropertyFilter]) -> tuple[str, list[str]]:
-    """A WHERE clause on the indexed columns (scene, name) that every match satisfies.
+def _where(
+    filters: Sequence[ObjectFilter | PropertyFilter], fields: Sequence[str]
+) -> tuple[str, list[str]]:
+    """The whole query as a WHERE clause: an OR of the filters, each an AND of exact matches.
 
-    One scan serves all the filters of a query; the exact match happens in Python.
+    ``scene`` and ``name`` are indexed columns, ``parent`` and ``asset_sub_id`` indexed
+    expressions; the other fields are read from the document by SQLite, so no row is decoded in
+    Python unless it matches, and ``LIMIT`` stops the scan.
     """
     clauses, args = [], list[str]()
     for f in filters:
         parts = []
-        for column in ("scene", "name"):
-            value = getattr(f, column)
+        for name in fields:
+            value = getattr(f, name)
             if value is not None:
-                parts.append(f"{column}=?")
+                parts.append(f"{name}=?" if name in ("scene", "name") else f"{_field(name)}=?")
                 args.append(value)
-        if not parts:
-            return "", []  # an unrestricted filter: every row is a candidate
-        clauses.append("(" + " AND ".join(parts) + ")")
-    return (" WHERE " + " OR ".join(clauses), args) if clauses else ("", [])
+        assets = getattr(f, "assets", None)
+        if assets and len(assets) == 1:  # contains
+            parts.append(
+                "EXISTS (SELECT 1 FROM json_each(CAST(doc AS TEXT), '$.assets') WHERE value=?)"
+            )
+            args.append(assets[0])
+        elif assets:  # exactly this list, in order
+            parts.append(f"json_array_length(CAST(doc AS TEXT), '$.assets')={len(assets)}")
+            for i, asset in enumerate(assets):
+                parts.append(f"json_extract(CAST(doc AS TEXT), '$.assets[{i}]')=?")
+                args.append(asset)
+        clauses.append("(" + " AND ".join(parts or ["1=1"]) + ")")
+    return " OR ".join(clauses), args
 
 
 class SqliteStore(SqliteDb):
@@ -178,11 +228,12 @@ class SqliteStore(SqliteDb):
         return await self._tx(run)
 
     async def query_objects(self, filters: Sequence[ObjectFilter], limit: int) -> list[Object3D]:
-        where, args = _prefilter(filters)
-        candidates = await self._all(
-            Object3D, f"SELECT doc FROM objects{where} ORDER BY key", *args
-        )
-        return [o for o in candidates if any(f.matches(o) for f in filters)][:limit]
+        if not filters or limit <= 0:
+            return []
+        where, args = _where(filters, OBJECT_FIELDS)
+        table = "objects" + _index("objects", filters)
+        sql = f"SELECT doc FROM {table} WHERE {where} ORDER BY key LIMIT ?"
+        return await self._all(Object3D, sql, *args, limit)
 
     # -- properties -----------------------------------------------------------------------
 
@@ -209,11 +260,12 @@ class SqliteStore(SqliteDb):
     async def query_properties(
         self, filters: Sequence[PropertyFilter], limit: int
     ) -> list[Property]:
-        where, args = _prefilter(filters)
-        candidates = await self._all(
-            Property, f"SELECT doc FROM properties{where} ORDER BY key", *args
-        )
-        return [p for p in candidates if any(f.matches(p) for f in filters)][:limit]
+        if not filters or limit <= 0:
+            return []
+        where, args = _where(filters, PROPERTY_FIELDS)
+        table = "properties" + _index("properties", filters)
+        sql = f"SELECT doc FROM {table} WHERE {where} ORDER BY key LIMIT ?"
+        return await self._all(Property, sql, *args, limit)
 
     # -- scenes ---------------------------------------------------------------------------
 

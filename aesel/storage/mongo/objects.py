@@ -1,13 +1,13 @@
 """``MongoObjectStore``: objects, properties and GCM replay floors on MongoDB.
 
 Filters are pushed into one ``find`` (an ``$or`` of the filters, each an AND of exact
-matches), sorted by key with the limit applied by the server; ``(scene, name)`` and
-``name`` are indexed for each collection. A batch is one ordered ``bulk_write`` of upserts,
-inside a transaction when it has more than one document, so it lands whole or not at all.
-A versioned write is a replace conditional on a lower stored version (``v``, absent = 0),
-upserted: when the stored version is not lower the upsert collides with the existing key, and
-that duplicate-key refusal is how a stale write is recognised. A replay floor only rises: it
-is written with ``$max``, so concurrent nodes keep the highest.
+matches), sorted by key with the limit applied by the server; ``(scene, name)``, ``name``,
+``(scene, _id)``, ``parent`` and ``asset_sub_id`` are indexed for each collection. A batch is
+one ordered ``bulk_write`` of upserts, inside a transaction when it has more than one document,
+so it lands whole or not at all. A versioned write is a replace conditional on a lower stored
+version (``v``, absent = 0), upserted: when the stored version is not lower the upsert collides
+with the existing key, and that duplicate-key refusal is how a stale write is recognised. A
+replay floor only rises: it is written with ``$max``, so concurrent nodes keep the highest.
 """
 
 from __future__ import annotations
@@ -64,6 +64,10 @@ class MongoObjectStore(MongoDb):
         for col in (OBJECTS, PROPERTIES):
             await self.col(col).create_index([("scene", ASCENDING), ("name", ASCENDING)])
             await self.col(col).create_index([("name", ASCENDING)])
+            # a scene's documents in key order (a query stops at its limit), children, sub-assets
+            await self.col(col).create_index([("scene", ASCENDING), ("_id", ASCENDING)])
+            await self.col(col).create_index([("parent", ASCENDING)])
+            await self.col(col).create_index([("asset_sub_id", ASCENDING)])
 
     async def _put_many(self, col: str, docs: list[Doc]) -> None:
         if not docs:

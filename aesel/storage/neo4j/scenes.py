@@ -38,6 +38,9 @@ from aesel.storage.base import SceneFilter, chain
 E = TypeVar("E", bound=Entity)
 
 SCHEMA_VERSION = 1
+#: seconds the schema statements at :meth:`Neo4jSceneStore.open` may take (a fresh server
+#: builds its first indexes slowly), once the server has answered within the store timeout
+SCHEMA_TIMEOUT = 60.0
 SCHEMA = (
     "CREATE CONSTRAINT scene_key IF NOT EXISTS FOR (s:Scene) REQUIRE s.key IS UNIQUE",
     "CREATE CONSTRAINT device_key IF NOT EXISTS FOR (d:Device) REQUIRE d.key IS UNIQUE",
@@ -99,11 +102,15 @@ class Neo4jSceneStore:
         try:
             async with translated(f"open {self.url}", t):
                 await self._driver.verify_connectivity()
+            # the server answers (above); a fresh one may take long over its first schema work
+            ddl = max(t, SCHEMA_TIMEOUT)
             for statement in SCHEMA:
-                await self._write(statement)
-            rows = await self._write(
+                await self._query(RoutingControl.WRITE, statement, ddl)
+            rows = await self._query(
+                RoutingControl.WRITE,
                 "MERGE (m:AeselSchema {id: 'schema'}) ON CREATE SET m.version = $v "
                 "RETURN m.version AS v",
+                ddl,
                 v=SCHEMA_VERSION,
             )
             if int(rows[0]["v"]) > SCHEMA_VERSION:
@@ -129,9 +136,11 @@ class Neo4jSceneStore:
         """Delete every scene, device, registration and link (tests and migrations)."""
         await self._write("MATCH (n) WHERE n:Scene OR n:Device DETACH DELETE n")
 
-    async def _query(self, routing: RoutingControl, cypher: str, **params: Any) -> list[Any]:
+    async def _query(
+        self, routing: RoutingControl, cypher: str, timeout_: float | None = None, **params: Any
+    ) -> list[Any]:
         assert self._driver is not None, "the store is not open"
-        async with translated(cypher.split(" ", 2)[0].lower(), self.timeout):
+        async with translated(cypher.split(" ", 2)[0].lower(), timeout_ or self.timeout):
             result = await self._driver.execute_query(
                 cypher, params, database_=self._database, routing_=routing
             )
