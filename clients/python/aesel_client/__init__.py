@@ -2,6 +2,7 @@
 (``Stream``, ``SceneMirror``), UDP devices (``UdpDevice``, encrypted by ``GcmChannel`` or
 ``CbcCipher``) and a blocking facade (``aesel_client.sync.Client``)."""
 
+from aesel_client.cluster import Node
 from aesel_client.crypto import CbcCipher, CryptoError, GcmChannel
 from aesel_client.errors import (
     AeselError,
@@ -25,7 +26,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "IDENTITY", "AeselError", "AsyncClient", "BadRequest", "CbcCipher", "Conflict", "CryptoError",
-    "Event", "Forbidden", "GcmChannel", "Interest", "Locked", "NotFound", "NothingFound",
+    "Event", "Forbidden", "GcmChannel", "Interest", "Locked", "Node", "NotFound", "NothingFound",
     "ObjectState", "Property", "PropertyState", "Registration", "Scene", "SceneMirror",
     "SceneObject", "Snapshot", "Stream", "StreamError", "TooLarge", "Transform", "UdpDevice",
     "Unauthorized", "Welcome",

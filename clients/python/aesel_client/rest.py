@@ -17,6 +17,7 @@ from typing import IO, Any, Self, TypedDict, cast
 
 import httpx
 
+from aesel_client.cluster import Node, parse_cluster
 from aesel_client.crypto import CbcCipher, DatagramCipher, GcmChannel, KeyEncoding
 from aesel_client.errors import BY_STATUS, AeselError
 from aesel_client.udp import UdpDevice
@@ -131,6 +132,12 @@ class AsyncClient:
         if r.headers.get("content-type", "").startswith("application/json"):
             return r.json()
         return r.text
+
+    # -- cluster -----------------------------------------------------------------------------
+
+    async def cluster(self) -> list[Node]:
+        """The nodes of the cluster (``GET /v1/cluster``), this node first; one when alone."""
+        return parse_cluster(await self.request("GET", "/v1/cluster"))
 
     # -- users -------------------------------------------------------------------------------
 
