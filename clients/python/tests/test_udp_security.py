@@ -36,11 +36,6 @@ def _server(tmp_path: Path, *args: str) -> Iterator[Server]:
 
 
 @pytest.fixture
-def gcm_server(tmp_path: Path) -> Iterator[Server]:
-    yield from _server(tmp_path, "--udp-security", "gcm")
-
-
-@pytest.fixture
 def cbc_server(tmp_path: Path) -> Iterator[Server]:
     yield from _server(tmp_path, "--udp-security", "cbc",
                        *[x for kv in CBC_KEYS.items() for x in kv])  # fmt: skip
