@@ -9,17 +9,20 @@ import asyncio
 import contextlib
 import logging
 import resource
+import secrets
 import socket
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from aesel.cluster.membership import ClusterView, NodeInfo, SingleNode
 from aesel.config import Settings
 from aesel.errors import AeselError
-from aesel.metrics import Sources, make_registry
+from aesel.metrics import ClusterSources, Sources, make_registry
 from aesel.net import ConnectionLimits, connection_caps, watch_descriptors
 from aesel.realtime.bus import MemoryBus
 from aesel.realtime.hub import Hub
@@ -51,6 +54,10 @@ from aesel.udp.crypto import CbcCodec, UdpSecurity, cbc_key_bytes
 from aesel.udp.egress import DeviceKeyIssuer, UdpEgress
 from aesel.udp.floors import ReplayFloors
 from aesel.udp.server import UdpEndpoint
+
+if TYPE_CHECKING:  # the cluster needs aiokafka (pip install 'aesel[cluster]'), one node not
+    from aesel.cluster.kafka import KafkaBus, KafkaConfig
+    from aesel.cluster.state import ClusterState
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +165,27 @@ class Node:
         self.settings = settings
         self.backends = backends(settings)
         self.store = self.backends.content
-        self.bus = MemoryBus()
+        self.node_id = node_id(settings)
+        self.kafka: KafkaConfig | None = None
+        self.bus: MemoryBus | KafkaBus
+        self._kafka_bus: KafkaBus | None = None
+        if settings.kafka:
+            try:
+                from aesel.cluster.kafka import KafkaBus, KafkaConfig
+                from aesel.cluster.state import ClusterState, SharedDirectory
+            except ImportError as e:
+                raise ValueError(
+                    f"the Kafka client is not installed ({e.name}): pip install 'aesel[cluster]'"
+                ) from None
+            if not (settings.mongo_url.get_secret_value() and settings.neo4j_url):
+                raise ValueError(
+                    "--kafka needs --mongo-url and --neo4j-url: the nodes of a cluster share "
+                    "their stores (the embedded store belongs to one process)"
+                )
+            self.kafka = KafkaConfig(settings.kafka, prefix=settings.kafka_topic_prefix)
+            self.bus = self._kafka_bus = KafkaBus(self.kafka, self.node_id, producer=None)
+        else:
+            self.bus = MemoryBus(self.node_id)
         drops: Counter[str] = Counter()  # one count of dropped input, by reason, for every path
         self.hub = Hub(
             max_outbox=settings.max_outbox,
@@ -173,7 +200,26 @@ class Node:
         self.egress = UdpEgress(
             self.hub, self.security, enforced=settings.auth, plaintext=settings.udp_plaintext
         )
-        directory = SceneDirectory(self.backends.scenes)
+        directory = (
+            SharedDirectory(self.backends.scenes)
+            if self.kafka is not None
+            else SceneDirectory(self.backends.scenes)
+        )
+        self.state: ClusterState | None = None
+        sink: UdpEgress | ClusterState = self.egress
+        if self.kafka is not None:
+            info = NodeInfo(self.node_id, settings.advertise_host or settings.host, 0, 0, 0)
+            self.state = ClusterState(
+                self.kafka,
+                info,
+                None,
+                self.egress,
+                lease=settings.cluster_lease,
+                beat=settings.cluster_heartbeat,
+                directory=directory,
+            )
+            directory.on_change = self.state.scene_changed  # type: ignore[attr-defined]
+            sink = self.state
         flush = settings.flush_interval
         objects = ObjectService(self.store, directory, self.bus, drops, flush_interval=flush)
         properties = PropertyService(self.store, directory, self.bus, drops, flush_interval=flush)
@@ -183,7 +229,7 @@ class Node:
             scenes=SceneService(
                 self.backends.scenes,
                 directory=directory,
-                sink=self.egress,
+                sink=sink,
                 keys=DeviceKeyIssuer(self.security),
                 destinations=Destinations.parse(settings.device_networks.split(",")),
                 max_devices_per_scene=settings.max_devices_per_scene,
@@ -193,6 +239,9 @@ class Node:
             ingest=Ingest(objects, properties, is_protected=self.security.is_protected),
             drops=drops,
         )
+        if self._kafka_bus is not None:
+            self._kafka_bus.follow(objects.follow)
+            self._kafka_bus.follow(properties.follow)
         self.recording_store = FileRecordings(settings.data_dir)
         scenes = self.services.scenes
         recorder = Recorder(self.recording_store, scenes, flush_interval=flush)
@@ -254,6 +303,18 @@ class Node:
             open_timeout=settings.header_timeout,
         )
         self.catalog.users.on_revoked = self.ws.revoke
+        if self.state is not None:
+            state = self.state
+            state.on_revoke = self.ws.revoke
+
+            def revoked(user: str) -> None:
+                self.ws.revoke(user)
+                state.revoked(user)
+
+            self.catalog.users.on_revoked = revoked
+        self.cluster: ClusterView = self.state or SingleNode(
+            NodeInfo(self.node_id, settings.advertise_host or settings.host, 0, 0, 0)
+        )
         self.metrics = make_registry(
             Sources(
                 hub=self.hub,
@@ -271,9 +332,11 @@ class Node:
                 ),
                 connections_refused=refused,
                 logins_refused=self.catalog.users.throttle.refused,
+                cluster=self._cluster_sources(),
             )
         )
         self.udp: UdpEndpoint | None = None
+        self._producer: Any = None
         self._udp_transport: asyncio.DatagramTransport | None = None
         self._http: _Server | None = None
         self._http_task: asyncio.Task[None] | None = None
@@ -296,8 +359,13 @@ class Node:
         s = self.settings
         for store in self.backends.each():
             await store.open()
+        partitions = await self._join() if self.kafka is not None else 0
         await self.floors.start()  # before the registrations make the gcm channels
+        if self.state is not None:
+            self.state.loading = True
         n = await self.services.scenes.load_registrations()
+        if self.state is not None:
+            self.state.loaded()
         await self.recordings.recorder.open()
         if self.backends.sweep is not None:
             orphans = await self.backends.sweep()
@@ -309,6 +377,9 @@ class Node:
             await self.catalog.users.seed_admin(s.admin_user, s.admin_password.get_secret_value())
         self.services.objects.table.start()
         self.services.properties.table.start()
+
+        if self._kafka_bus is not None:
+            await self._kafka_bus.start(partitions)  # other nodes' events, before taking any input
 
         loop = asyncio.get_running_loop()
         transport, protocol = await loop.create_datagram_endpoint(
@@ -342,6 +413,7 @@ class Node:
         catalog_api.install(app, self.catalog)
         app.state.metrics = self.metrics
         app.state.ws_port = self.ws_port  # for the viewer's /viewer-config.json
+        app.state.cluster = self.cluster
         app.state.recordings = self.recordings
         app.state.health = self.problem
         app.state.metrics_token = metrics_token(s)
@@ -365,10 +437,68 @@ class Node:
                 self._http_task.result()
                 raise RuntimeError("http server stopped during start-up")
             await asyncio.sleep(0.01)
+        info = NodeInfo(
+            self.node_id, s.advertise_host or s.host, self.http_port, self.udp_port, self.ws_port,
+            time.time(),
+        )  # fmt: skip
+        if self.state is not None:
+            self.state.announce(info)
+        else:
+            self.cluster = SingleNode(info)
+            app.state.cluster = self.cluster
         log.info(
             "aesel serving http=%s:%d udp=%s:%d ws=%s:%d data=%s (%d registrations loaded)",
             s.host, self.http_port, s.host, self.udp_port, s.host, self.ws_port, s.data_dir, n,
         )  # fmt: skip
+
+    def _cluster_sources(self) -> ClusterSources | None:
+        bus, state = self._kafka_bus, self.state
+        if bus is None or state is None:
+            return None
+        from aesel.cluster.kafka import LAG_BUCKETS
+
+        st = bus.stats
+        return ClusterSources(
+            events=lambda: {
+                "produced": st.produced,
+                "consumed": st.consumed,
+                "skipped": st.skipped,
+                "bytes_out": st.bytes_out,
+            },
+            dropped=lambda: st.dropped,
+            lag=lambda: (st.lag_counts, st.lag_sum, LAG_BUCKETS),
+            offsets_behind=lambda: st.offsets_lag,
+            owned_devices=state.owned,
+            live_nodes=lambda: len(state.live()),
+            claims=lambda: state.stats.claims,
+        )
+
+    async def _join(self) -> int:
+        """Join the cluster on Kafka: the topics, the producer, and the shared state read to
+        its end. Returns the events topic's partition count."""
+        from aesel.cluster.kafka import KafkaUnavailable, ensure_topics, make_producer
+
+        assert self.kafka is not None and self.state is not None
+        cfg = self.kafka
+        partitions = await ensure_topics(cfg)
+        producer = make_producer(cfg, self.node_id)
+        try:
+            await asyncio.wait_for(producer.start(), cfg.connect_timeout)
+        except Exception as e:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            raise KafkaUnavailable(f"kafka at {cfg.bootstrap} is unreachable: {e!r}") from None
+        self._producer = producer
+        self.state.producer = producer
+        if self._kafka_bus is not None:
+            self._kafka_bus.producer = producer
+        try:
+            await self.state.start()
+        except (TimeoutError, OSError) as e:
+            raise KafkaUnavailable(
+                f"kafka at {cfg.bootstrap}: reading cluster state: {e!r}"
+            ) from None
+        return partitions
 
     def problem(self) -> str | None:
         """Why the node cannot serve (a store closed or failing), for ``/health``."""
@@ -392,6 +522,14 @@ class Node:
                 await self._fd_watch
         if self._udp_transport is not None:
             self._udp_transport.close()
+        if self._kafka_bus is not None:
+            await self._kafka_bus.stop()  # sends what is queued
+        if self.state is not None:
+            await self.state.stop()  # leaves: the others take the devices over at once
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await self._producer.stop()
+            self._producer = None
         await self.floors.stop()
         await self.recordings.replays.close()
         await self.recordings.recorder.close()
@@ -405,6 +543,15 @@ class Node:
             if close is not None:
                 await close()
         log.info("aesel stopped")
+
+
+def node_id(s: Settings) -> str:
+    """``--node-id``, else ``<hostname>-<http port>`` (stable across restarts), else with an
+    any-port node a random suffix."""
+    if s.node_id:
+        return s.node_id
+    host = socket.gethostname()
+    return f"{host}-{s.http_port}" if s.http_port else f"{host}-{secrets.token_hex(3)}"
 
 
 def _grow_buffers(sock: socket.socket | None, size: int) -> None:

@@ -122,6 +122,16 @@ class Settings(BaseSettings):
         "events, registrations and membership through Kafka; empty = a single node",
     )
     node_id: str = _f("", "this node's name in the cluster (empty = <hostname>-<http port>)")
+    kafka_topic_prefix: str = _f(
+        "aesel", "prefix of the cluster's Kafka topics (<prefix>.events, <prefix>.state)"
+    )
+    cluster_lease: PositiveSeconds = _f(
+        3.0,
+        "seconds without a heartbeat after which a node counts as gone and its UDP devices "
+        "are taken over",
+    )
+    cluster_heartbeat: PositiveSeconds = _f(0.5, "seconds between a node's heartbeats")
+
     advertise_host: str = _f(
         "", "the address other nodes and clients reach this node at (empty = --host)"
     )

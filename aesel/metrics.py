@@ -26,6 +26,19 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @dataclass
+class ClusterSources:
+    """The cluster's numbers (a node on Kafka): read through callables at scrape time."""
+
+    events: Callable[[], dict[str, int]]  # produced, consumed, skipped, bytes_out
+    dropped: Callable[[], Counter[str]]  # reason -> events
+    lag: Callable[[], tuple[list[int], float, tuple[float, ...]]]  # bucket counts, sum, edges
+    offsets_behind: Callable[[], int]
+    owned_devices: Callable[[], int]
+    live_nodes: Callable[[], int]
+    claims: Callable[[], int]
+
+
+@dataclass
 class Sources:
     """Where the numbers come from; the inbound counts are read through callables."""
 
@@ -38,6 +51,7 @@ class Sources:
     unsaved: Callable[[], int] = lambda: 0
     connections_refused: Counter[tuple[str, str]] = field(default_factory=Counter)
     logins_refused: Counter[str] = field(default_factory=Counter)
+    cluster: ClusterSources | None = None
 
 
 class AeselCollector:
@@ -136,6 +150,60 @@ class AeselCollector:
             sum_value=st.latency_sum,
         )
         yield h
+        if s.cluster is not None:
+            yield from _cluster(s.cluster)
+
+
+def _cluster(c: ClusterSources) -> Iterator[Metric]:
+    ev = c.events()
+    m = CounterMetricFamily(
+        "aesel_cluster_events",
+        "Events through Kafka: produced (accepted here), consumed (from other nodes, delivered "
+        "here), skipped (read and not delivered: this node's own)",
+        labels=["direction"],
+    )
+    for k in ("produced", "consumed", "skipped"):
+        m.add_metric([k], ev[k])
+    yield m
+    m = CounterMetricFamily("aesel_cluster_bytes_out", "Bytes of event records produced to Kafka")
+    m.add_metric([], ev["bytes_out"])
+    yield m
+    m = CounterMetricFamily(
+        "aesel_cluster_drops",
+        "Events lost or refused on the bus, by reason (kafka_unsent, kafka_backlog, stale, ...)",
+        labels=["reason"],
+    )
+    for reason, n in sorted(c.dropped().items()):
+        m.add_metric([reason], n)
+    yield m
+    counts, total, edges = c.lag()
+    buckets: list[tuple[str, float]] = []
+    acc = 0
+    for bound, n in zip(edges, counts, strict=False):
+        acc += n
+        buckets.append((repr(bound), acc))
+    buckets.append(("+Inf", sum(counts)))
+    yield HistogramMetricFamily(
+        "aesel_bus_lag_seconds",
+        "From an event's acceptance on another node to its consumption here (wall clocks)",
+        buckets=buckets,
+        sum_value=total,
+    )
+    for name, doc, value in (
+        ("aesel_kafka_offsets_behind", "Event records not yet consumed (all partitions)",
+         c.offsets_behind()),
+        ("aesel_udp_devices_owned", "Registered UDP devices this node sends to", c.owned_devices()),
+        ("aesel_cluster_nodes_live", "Live nodes as this node sees them (itself included)",
+         c.live_nodes()),
+    ):  # fmt: skip
+        g = GaugeMetricFamily(name, doc)
+        g.add_metric([], value)
+        yield g
+    m = CounterMetricFamily(
+        "aesel_udp_devices_claimed", "UDP devices this node took over from nodes that left"
+    )
+    m.add_metric([], c.claims())
+    yield m
 
 
 def make_registry(sources: Sources) -> CollectorRegistry:

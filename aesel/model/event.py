@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+TOUCH = -1
+"""``msg_type`` of a bus record no subscriber sees: it only tells other nodes' caches that a
+key changed without an event (a lock, an asset list)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Event:

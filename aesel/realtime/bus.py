@@ -31,6 +31,10 @@ class Bus(Protocol):
         """The seq of the last event of ``scene`` handed to this node's handlers (0: none)."""
         ...
 
+    def touch(self, scene: str, key: str) -> None:
+        """``key`` changed without an event: other nodes' caches drop it (none on one node)."""
+        ...
+
 
 class MemoryBus:
     """The in-process bus. Single node only: handlers run synchronously inside ``publish``.
@@ -49,6 +53,9 @@ class MemoryBus:
 
     def last_seq(self, scene: str) -> int:
         return self._seq.get(scene, 0)
+
+    def touch(self, scene: str, key: str) -> None:
+        pass  # one node: no other cache to tell
 
     def publish(self, event: Event) -> None:
         seq = self._seq.get(event.scene, 0) + 1

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
 from aesel.errors import AeselError, BadRequest, NotFound
-from aesel.model.event import Event
+from aesel.model.event import TOUCH, Event
 from aesel.model.updates import InvalidUpdate
 from aesel.services import policy
 from aesel.services.directory import SceneDirectory
@@ -181,6 +181,49 @@ class SceneContent(Generic[E, In]):
                 t_in=t_in or time.perf_counter_ns(),
             )
         )
+
+    # -- other nodes' changes (a cluster) -------------------------------------------------
+
+    kinds: frozenset[int] = frozenset()  # the msg_types of this kind of entity
+    deletes: int = -1  # the msg_type of a delete
+    updates: int = -1  # the msg_type of an update (REST or streamed)
+
+    def follow(self, event: Event) -> None:
+        """Keep the cache current with a change another node accepted (a bus follower).
+
+        A delete is served as deleted. An update without actions may have been streamed, so
+        the store may not have it yet: its fields replace the cached value's (actions kept).
+        Every other change was durable before it was published: the key is evicted, and the
+        next read loads it. ``TOUCH`` (a change that publishes no event, like a lock) evicts.
+        """
+        if event.msg_type == TOUCH:
+            self.table.evict(event.key)
+            return
+        if event.msg_type not in self.kinds:
+            return
+        if event.msg_type == self.deletes:
+            self.table.forget(event.key)
+            return
+        cached = self.table.peek(event.key)
+        if cached is None:
+            self.table.evict(event.key)  # a dirty value may be older
+            return
+        payload = event.payload
+        if event.msg_type != self.updates or payload.get("actions"):
+            self.table.evict(event.key)
+            return
+        fields = {k: v for k, v in payload.items() if k not in ("msg_type", "actions")}
+        try:
+            value = type(cached).model_validate({**fields, "actions": cached.actions})  # type: ignore[attr-defined]
+        except ValueError:
+            self.table.evict(event.key)
+            return
+        self.table.replace(value)
+
+    def touched(self, entity: E) -> None:
+        """``entity`` changed durably without an event (a lock, its assets): tell the bus,
+        so that other nodes' caches drop it."""
+        self.bus.touch(entity.scene, entity.key)
 
     # -- streamed updates -----------------------------------------------------------------
 

@@ -146,6 +146,29 @@ class LiveTable(Generic[E]):
         self._remember(value)
         self._dirty[value.key] = value
 
+    # -- changes made by other nodes (their events, consumed) -------------------------------
+
+    def replace(self, value: E) -> None:
+        """Another node changed ``value.key`` (newer than anything here): serve its value from
+        now on, and write it instead of an older unsaved one. An uncached key stays uncached."""
+        key = value.key
+        if key in self._cache:
+            self._cache[key] = value
+        if key in self._dirty:
+            self._dirty[key] = value
+
+    def evict(self, key: str) -> None:
+        """Another node changed ``key`` durably: the next read loads it from the store."""
+        self._cache.pop(key, None)
+        self._dirty.pop(key, None)
+
+    def forget(self, key: str) -> None:
+        """Another node deleted ``key`` (in the store): serve it as deleted."""
+        self._tombstones[key] = None
+        self._tombstones.move_to_end(key)
+        self.evict(key)
+        self._prune_tombstones()
+
     async def delete(self, key: str) -> bool:
         self._tombstones[key] = None
         self._tombstones.move_to_end(key)

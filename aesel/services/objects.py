@@ -35,6 +35,12 @@ def check_lock(owner: str, device: str | None) -> None:
 
 class ObjectService(SceneContent[Object3D, ObjectIn]):
     noun = "object"
+    kinds = frozenset(
+        {MsgType.OBJ_CRT, MsgType.OBJ_UPD, MsgType.OBJ_DEL, MsgType.OBJ_OVERWRITE}
+        | set(range(MsgType.OBJ_FRAME_CRT, MsgType.OBJ_ACTION_DEL + 1))
+    )
+    deletes = MsgType.OBJ_DEL
+    updates = MsgType.OBJ_UPD
 
     def __init__(
         self,
@@ -119,6 +125,7 @@ class ObjectService(SceneContent[Object3D, ObjectIn]):
     async def _put(self, obj: Object3D, **changes: object) -> Object3D:
         new = obj.model_copy(update=changes)
         await self.table.put([new])
+        self.touched(new)
         return new
 
     async def lock(self, key: str, device: str, who: Principal) -> Object3D:

@@ -23,6 +23,10 @@ class Publisher(Protocol):
         """The seq of the last event of ``scene`` handed to this node's subscribers (0: none)."""
         ...
 
+    def touch(self, scene: str, key: str) -> None:
+        """``key`` changed durably without an event (a lock, an asset list): other nodes'
+        caches must drop it. Never blocks; nothing on one node."""
+
 
 class RegistrationSink(Protocol):
     """Receives the registration state of devices, the moment it changes.

@@ -25,6 +25,12 @@ from aesel.storage.base import PropertyFilter, PropertyStore
 
 class PropertyService(SceneContent[Property, PropertyIn]):
     noun = "property"
+    kinds = frozenset(
+        {MsgType.PROP_CRT, MsgType.PROP_UPD, MsgType.PROP_DEL}
+        | set(range(MsgType.PROP_FRAME_CRT, MsgType.PROP_ACTION_DEL + 1))
+    )
+    deletes = MsgType.PROP_DEL
+    updates = MsgType.PROP_UPD
 
     def __init__(
         self,

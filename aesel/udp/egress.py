@@ -48,7 +48,10 @@ class UdpEgress:
 
     # -- RegistrationSink -------------------------------------------------------------------
 
-    def attached(self, scene: str, device: Device) -> None:
+    def attached(self, scene: str, device: Device, *, send: bool = True) -> None:
+        """``device`` is registered to ``scene``: its datagrams act as its user, and, when
+        ``send`` (this node sends to it; in a cluster, one node per device), it receives the
+        scene's events from the next event on."""
         self._owners[device.key] = device.user
         cipher: DatagramCipher | None = None
         if device.encryption == "gcm" and device.gcm_key and self.security.gcm:
@@ -57,7 +60,7 @@ class UdpEgress:
         elif self.security.cbc_out is not None:
             cipher = self.security.cbc_out
         addr = device.addr
-        if addr is None:
+        if addr is None or not send:
             self.hub.remove_device(scene, device.key)
             return
         self.hub.add_device(scene, device.key, addr, format=Format(device.format), cipher=cipher)

@@ -1,0 +1,345 @@
+"""A cluster of real ``aesel serve`` processes on real Kafka, MongoDB-wire and Neo4j servers:
+a change accepted by any node reaches every subscriber on every node, UDP devices get each
+event exactly once, a killed node's devices are taken over, and Kafka can go away."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from tests.cluster import ClusterNode, Kafka, cluster_args, kafka, new_prefix
+from tests.engines import Engines, clear_neo4j, drop_database, engines, mongo_url
+
+__all__ = ["engines", "kafka"]  # fixtures
+
+pytestmark = pytest.mark.integration
+
+
+def at(x: float) -> list[float]:
+    return [1.0, 0.0, 0.0, x, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+
+
+class Cluster:
+    def __init__(self, kafka: Kafka, mongo: str, neo4j: str, root: Path) -> None:
+        self.kafka, self.mongo, self.neo4j, self.root = kafka, mongo, neo4j, root
+        self.prefix = new_prefix()
+        self.nodes: list[ClusterNode] = []
+
+    def add(self, name: str, *extra: str) -> ClusterNode:
+        args = cluster_args(self.kafka, self.mongo, self.neo4j, self.prefix, *extra)
+        node = ClusterNode(name, args, self.root / name).start()
+        self.nodes.append(node)
+        return node
+
+    def stop(self) -> None:
+        for n in self.nodes:
+            if n.proc is not None and n.proc.poll() is None:
+                n.kill()
+
+
+@pytest.fixture
+def make_cluster(
+    engines: Engines, kafka: Kafka, tmp_path: Path
+) -> Iterator[Callable[[int], list[ClusterNode]]]:
+    mongo = mongo_url(engines)
+    neo4j = engines.urls["AESEL_NEO4J_URL"]
+    asyncio.run(clear_neo4j(neo4j))
+    cluster = Cluster(kafka, mongo, neo4j, tmp_path)
+
+    def make(n: int) -> list[ClusterNode]:
+        return [cluster.add(f"node{i + 1}") for i in range(n)]
+
+    make.cluster = cluster  # type: ignore[attr-defined]
+    try:
+        yield make
+    finally:
+        cluster.stop()
+        asyncio.run(drop_database(mongo))
+
+
+class Sub:
+    """A WebSocket subscriber collecting the events of one scene."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.events: list[dict[str, Any]] = []
+        self.snapshot: dict[str, Any] = {}
+        self.epoch = 0
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, node: ClusterNode, scene: str) -> Sub:
+        ws = await connect(node.ws_url, compression=None)
+        sub = cls(ws)
+        welcome = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert welcome["type"] == "welcome", welcome
+        await ws.send(orjson.dumps({"type": "subscribe", "scene": scene}).decode())
+        while True:
+            msg = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+            if msg["type"] == "snapshot":
+                break
+        sub.snapshot, sub.epoch = msg, msg["epoch"]
+        sub._task = asyncio.get_running_loop().create_task(sub._read())
+        return sub
+
+    async def _read(self) -> None:
+        with contextlib.suppress(Exception):
+            async for data in self.ws:
+                msg = orjson.loads(data)
+                if msg.get("type") == "events":
+                    self.events += msg["events"]
+
+    def xs(self, key: str) -> list[float]:
+        return [e["data"]["transform"][3] for e in self.events if e["data"]["key"] == key]
+
+    async def close(self) -> None:
+        await self.ws.close()
+        if self._task is not None:
+            await self._task
+
+
+def device() -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(0.05)
+    return s
+
+
+def received(dev: socket.socket, quiet: float = 1.0, within: float = 15.0) -> list[dict[str, Any]]:
+    """Every datagram until none came for ``quiet`` seconds."""
+    got: list[dict[str, Any]] = []
+    last = start = time.monotonic()
+    while time.monotonic() - last < quiet and time.monotonic() - start < within:
+        try:
+            data, _ = dev.recvfrom(65536)
+        except TimeoutError:
+            continue
+        got.append(orjson.loads(data))
+        last = time.monotonic()
+    return got
+
+
+def xs_of(datagrams: list[dict[str, Any]], key: str) -> list[float]:
+    return [d["transform"][3] for d in datagrams if d.get("key") == key]
+
+
+async def register(node: ClusterNode, scene: str, key: str, dev: socket.socket) -> None:
+    body = {"scenes": [{"key": scene, "devices": [
+        {"key": key, "hostname": "127.0.0.1", "port": dev.getsockname()[1]}]}]}  # fmt: skip
+    async with httpx.AsyncClient(base_url=node.url, timeout=15) as h:
+        r = await h.post(f"/v1/scene/{scene}/register", json=body)
+        assert r.status_code == 200, r.text
+
+
+async def setup_scene(node: ClusterNode, n_objects: int) -> list[str]:
+    async with httpx.AsyncClient(base_url=node.url, timeout=15) as h:
+        r = await h.put("/v1/scene/s", json={"scenes": [{"name": "s"}]})
+        assert r.status_code == 200, r.text
+        objs = [{"name": f"o{i}", "transform": at(0.0)} for i in range(n_objects)]
+        r = await h.post("/v1/scene/s/object", json={"objects": objs})
+        assert r.status_code == 200, r.text
+        return [o["key"] for o in r.json()["objects"]]
+
+
+def udp_update(node: ClusterNode, key: str, x: float) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        msg = {"msg_type": 1, "key": key, "scene": "s", "transform": at(x)}
+        s.sendto(orjson.dumps(msg), ("127.0.0.1", node.udp_port))
+
+
+async def until(cond: Callable[[], bool], within: float = 15.0) -> None:
+    deadline = time.monotonic() + within
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def subs() -> AsyncIterator[list[Sub]]:
+    opened: list[Sub] = []
+    yield opened
+    for s in opened:
+        await s.close()
+
+
+async def test_a_change_on_any_node_reaches_every_subscriber_and_each_device_once(
+    make_cluster: Callable[[int], list[ClusterNode]], subs: list[Sub]
+) -> None:
+    n1, n2, n3 = make_cluster(3)
+    o1, o2, o3 = await setup_scene(n1, 3)
+    d1, d3 = device(), device()
+    await register(n1, "s", "d1", d1)
+    await register(n3, "s", "d3", d3)
+    subs += [await Sub.open(n2, "s"), await Sub.open(n3, "s")]
+    assert {o["key"] for o in subs[0].snapshot["objects"]} == {o1, o2, o3}
+    xs = [float(i) for i in range(1, 11)]
+    inbound = await connect(n2.ws_url, compression=None)
+    await inbound.recv()  # welcome
+    async with httpx.AsyncClient(base_url=n1.url, timeout=15) as h1:
+        for x in xs:
+            # REST on node 1, UDP in on node 3, WebSocket in on node 2
+            r = await h1.post(f"/v1/scene/s/object/{o1}", json={"objects": [{"transform": at(x)}]})
+            assert r.status_code == 200, r.text
+            udp_update(n3, o2, x)
+            msg = {"msg_type": 1, "key": o3, "scene": "s", "transform": at(x)}
+            await inbound.send(orjson.dumps(msg).decode())
+            await asyncio.sleep(0.01)
+    await inbound.close()
+    for sub in subs:
+
+        def done(sub: Sub = sub) -> bool:
+            return all(sub.xs(k)[-1:] == [10.0] for k in (o1, o2, o3))
+
+        await until(done)
+        for k in (o1, o2, o3):
+            seen = sub.xs(k)
+            assert seen == sorted(seen), f"{k}: out of order on a subscriber: {seen}"
+        seqs = [e["seq"] for e in sub.events]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "seq is contiguous per node"
+    got1, got3 = await asyncio.gather(
+        asyncio.to_thread(received, d1), asyncio.to_thread(received, d3)
+    )
+    for got in (got1, got3):
+        for k in (o1, o2, o3):
+            assert xs_of(got, k) == xs, f"{k}: each event once and in order: {xs_of(got, k)}"
+    # every node delivered to its own subscribers; the others' events came through Kafka
+    assert n2.metric("aesel_cluster_events_total") > 0
+    assert n1.metric("aesel_udp_devices_owned") == 1
+    assert n3.metric("aesel_udp_devices_owned") == 1
+    assert n2.metric("aesel_udp_devices_owned") == 0
+    d1.close()
+    d3.close()
+
+
+async def test_cluster_state_is_shared_scene_access_and_registrations(
+    make_cluster: Callable[[int], list[ClusterNode]],
+) -> None:
+    n1, n2 = make_cluster(2)
+    (o1,) = await setup_scene(n1, 1)
+    # a node learns the cluster's members: /metrics counts the live nodes
+    await until(lambda: n1.metric("aesel_cluster_nodes_live") == 2)
+    await until(lambda: n2.metric("aesel_cluster_nodes_live") == 2)
+    # a REST read on node 2 after a streamed update on node 1 serves the new state from its
+    # cache (the update is not in the store yet when the flush interval is long)
+    async with httpx.AsyncClient(base_url=n2.url, timeout=15) as h2:
+        r = await h2.get(f"/v1/scene/s/object/{o1}")
+        assert r.json()["objects"][0]["transform"][3] == 0.0  # now cached on node 2
+        udp_update(n1, o1, 5.0)
+
+        async def moved() -> bool:
+            r = await h2.get(f"/v1/scene/s/object/{o1}")
+            return bool(r.json()["objects"][0]["transform"][3] == 5.0)
+
+        deadline = time.monotonic() + 10
+        while not await moved():
+            assert time.monotonic() < deadline, "node 2 kept serving the old transform"
+            await asyncio.sleep(0.05)
+
+
+class Stream:
+    """UDP updates of one object into one node at a steady rate, x = 1, 2, 3, ..."""
+
+    def __init__(self, node: ClusterNode, key: str, hz: float = 100.0) -> None:
+        self.node, self.key, self.period = node, key, 1.0 / hz
+        self.sent = 0
+        self._stop = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sent += 1
+            udp_update(self.node, self.key, float(self.sent))
+            await asyncio.sleep(self.period)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await self._task
+
+
+def timed(dev: socket.socket, key: str, stop: float) -> list[tuple[float, int, float]]:
+    """(arrival, sender port, x) of every datagram about ``key`` until ``stop`` (monotonic)."""
+    got = []
+    while time.monotonic() < stop:
+        try:
+            data, addr = dev.recvfrom(65536)
+        except TimeoutError:
+            continue
+        doc = orjson.loads(data)
+        if doc.get("key") == key:
+            got.append((time.monotonic(), addr[1], doc["transform"][3]))
+    return got
+
+
+async def test_kill_9_of_a_node_its_devices_are_taken_over_and_nothing_acknowledged_is_lost(
+    make_cluster: Callable[[int], list[ClusterNode]], subs: list[Sub]
+) -> None:
+    n1, n2, n3 = make_cluster(3)
+    (o,) = await setup_scene(n1, 1)
+    d = device()
+    await register(n2, "s", "d", d)  # node 2 sends to the device
+    # acknowledged REST writes through the node about to die
+    async with httpx.AsyncClient(base_url=n2.url, timeout=15) as h2:
+        r = await h2.post(
+            "/v1/scene/s/object", json={"objects": [{"name": f"a{i}"} for i in range(20)]}
+        )
+        assert r.status_code == 200, r.text
+        acked = {x["key"] for x in r.json()["objects"]}
+    on2 = await Sub.open(n2, "s")
+    subs += [await Sub.open(n1, "s"), await Sub.open(n3, "s"), on2]
+    stream = Stream(n1, o)
+    reader = asyncio.create_task(asyncio.to_thread(timed, d, o, time.monotonic() + 9.0))
+    await asyncio.sleep(2.0)
+    killed_at = time.monotonic()
+    n2.kill()
+    await asyncio.sleep(5.0)
+    # the WebSocket client of node 2 reconnects to node 1: a new epoch, and a snapshot with
+    # the latest state (a resync, never a silent loss)
+    moved = await Sub.open(n1, "s")
+    subs.append(moved)
+    assert moved.epoch != on2.epoch
+    snap_x = {x["key"]: x["transform"][3] for x in moved.snapshot["objects"]}[o]
+    assert snap_x >= stream.sent - 20
+    got = await reader
+    await stream.stop()
+
+    before = [g for g in got if g[0] < killed_at]
+    after = [g for g in got if g[0] >= killed_at]
+    assert {port for _, port, _ in before} == {n2.udp_port}
+    taken = [g for g in after if g[1] != n2.udp_port]
+    assert taken, "no node took the device over"
+    assert {port for _, port, _ in taken} <= {n1.udp_port, n3.udp_port}
+    assert len({port for _, port, _ in taken}) == 1, "one node sends to the device"
+    xs = [x for _, _, x in got]
+    assert len(xs) == len(set(xs)), "the device got an event twice"
+    assert xs == sorted(xs), "the device got events out of order"
+    failover = taken[0][0] - killed_at
+    assert failover < 8.0, f"takeover took {failover:.1f} s"
+    print(f"udp device failover: {failover:.2f} s (lease 1.5 s, heartbeat 0.25 s)")
+    # the nodes that stayed kept streaming, without a gap
+    for sub in subs[:2]:
+        seen = sub.xs(o)
+        assert seen == sorted(seen) and len(seen) == len(set(seen))
+        seqs = [e["seq"] for e in sub.events]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    # no acknowledged write lost
+    async with httpx.AsyncClient(base_url=n3.url, timeout=15) as h3:
+        for key in acked:
+            r = await h3.get(f"/v1/scene/s/object/{key}")
+            assert r.status_code == 200, r.text
+    # the node restarts with its name and rejoins; its devices stay with their new owner
+    n2.start()
+    await until(lambda: n1.metric("aesel_cluster_nodes_live") == 3)
+    assert n2.metric("aesel_udp_devices_owned") == 0
+    assert n1.metric("aesel_udp_devices_owned") + n3.metric("aesel_udp_devices_owned") == 1
+    d.close()
