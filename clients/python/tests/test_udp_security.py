@@ -14,6 +14,7 @@ import pytest
 
 from aesel_client import AsyncClient, BadRequest, CbcCipher, GcmChannel, Stream, UdpDevice
 from aesel_client.crypto import Forged
+from aesel_client.sync import Client
 from tests.conftest import Server
 
 pytestmark = pytest.mark.integration
@@ -135,3 +136,14 @@ async def test_cbc_send_receive_and_refusals(cbc_server: Server) -> None:
             await stream.wait_for(lambda: mirror.objects[cube].transform[3] == 6.0)
             with pytest.raises(Forged):
                 mine.open(b"garbage=")
+
+
+def test_sync_facade_gcm_round_trip(gcm_server: Server) -> None:
+    with Client(gcm_server.url) as c:
+        scene = c.create_scene("demo")["key"]
+        cube = c.create_object(scene, "cube", transform=at(1))["key"]
+        reg = c.register_udp("127.0.0.1", gcm_server.udp_port, scene, "dev", encryption="gcm")
+        assert isinstance(reg.cipher, GcmChannel)
+        c.send_transform("127.0.0.1", gcm_server.udp_port, scene, cube, at(8))
+        assert c.recv()["transform"] == at(8)
+        assert c.get_object(scene, cube)["transform"] == at(8)
