@@ -219,6 +219,7 @@ class Node:
                 directory=directory,
             )
             directory.on_change = self.state.scene_changed  # type: ignore[attr-defined]
+            self.state.on_rejoin = self._rejoined
             sink = self.state
         flush = settings.flush_interval
         objects = ObjectService(self.store, directory, self.bus, drops, flush_interval=flush)
@@ -451,6 +452,15 @@ class Node:
             s.host, self.http_port, s.host, self.udp_port, s.host, self.ws_port, s.data_dir, n,
         )  # fmt: skip
 
+    def _rejoined(self) -> None:
+        """Back on Kafka after an outage: other nodes' changes may have been missed, so the
+        caches reload from the stores."""
+        dropped = sum(
+            t.evict_clean() for t in (self.services.objects.table, self.services.properties.table)
+        )
+        self.services.directory.clear()
+        log.warning("cluster: reloading caches after the outage (%d values dropped)", dropped)
+
     def _cluster_sources(self) -> ClusterSources | None:
         bus, state = self._kafka_bus, self.state
         if bus is None or state is None:
@@ -527,8 +537,9 @@ class Node:
         if self.state is not None:
             await self.state.stop()  # leaves: the others take the devices over at once
         if self._producer is not None:
-            with contextlib.suppress(Exception):
-                await self._producer.stop()
+            from aesel.cluster.kafka import quietly
+
+            await quietly(self._producer.stop())
             self._producer = None
         await self.floors.stop()
         await self.recordings.replays.close()

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -33,6 +33,7 @@ class Kafka:
     def __init__(self) -> None:
         self.run = Path(tempfile.mkdtemp(prefix="aesel-kafka-"))
         self.bootstrap = ""
+        self._proc: subprocess.Popen[bytes] | None = None  # a broker this process restarted
 
     def _env(self) -> dict[str, str]:
         return {**os.environ, "ENGINES_RUN": str(self.run)}
@@ -53,17 +54,20 @@ class Kafka:
         return int((self.run / "kafka.pid").read_text())
 
     def kill(self) -> None:
-        """Stop the broker hard (kill -9), keeping its data."""
+        """Stop the broker hard (kill -9), keeping its data (returns at once)."""
         os.kill(self.pid, signal.SIGKILL)
-        for _ in range(100):
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
 
     def restart(self) -> None:
         """Start the broker again on the same port and data; returns once it listens."""
+        if self._proc is not None:
+            self._proc.wait(timeout=30)  # reaped: its port and data lock are free
+        else:
+            for _ in range(200):  # engines.sh's child, reaped by init
+                try:
+                    os.kill(self.pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
         lib = next(ENGINES_CACHE.glob("kafka-*/lib"))
         log = open(self.run / "kafka.log", "a")  # noqa: SIM115 - handed to the child
         proc = subprocess.Popen(
@@ -72,6 +76,7 @@ class Kafka:
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip
         log.close()
+        self._proc = proc
         (self.run / "kafka.pid").write_text(str(proc.pid))
         host, port = self.bootstrap.rsplit(":", 1)
         import socket
@@ -85,6 +90,9 @@ class Kafka:
         raise RuntimeError("kafka did not come back")
 
     def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait(timeout=30)
         subprocess.run([str(ENGINES_SH), "stop", "kafka"], env=self._env(), timeout=60, check=False)
 
 
@@ -111,7 +119,6 @@ class ClusterNode:
     http_port: int = 0
     udp_port: int = 0
     ws_port: int = 0
-    logs: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -126,14 +133,18 @@ class ClusterNode:
                "--data-dir", str(self.data_dir), *self.args]  # fmt: skip
         if not any(a == "--http-port" for a in self.args):
             cmd += ["--http-port", "0", "--udp-port", "0", "--ws-port", "0"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        err = open(self.data_dir / "node.log", "a")  # noqa: SIM115 - handed to the child
+        # stderr to a file, never a pipe nobody reads: a full pipe would block the node
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+        err.close()
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         m = READY.search(line)
         if not m:
             self.proc.kill()
-            _, err = self.proc.communicate(timeout=10)
-            raise RuntimeError(f"node {self.name} did not start: {line!r} {err[-3000:]}")
+            self.proc.communicate(timeout=10)
+            raise RuntimeError(f"node {self.name} did not start: {line!r} {self.log()[-3000:]}")
         self.http_port, self.udp_port, self.ws_port = (int(g) for g in m.groups())
         return self
 
@@ -141,9 +152,12 @@ class ClusterNode:
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        _, err = self.proc.communicate(timeout=30)
-        self.logs.append(err)
-        return err
+        self.proc.communicate(timeout=30)
+        return self.log()
+
+    def log(self) -> str:
+        """What the node wrote to stderr (every run of it)."""
+        return (self.data_dir / "node.log").read_text(errors="replace")
 
     def metric(self, name: str) -> float:
         text = httpx.get(f"{self.url}/metrics", timeout=5).text

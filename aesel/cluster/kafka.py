@@ -36,7 +36,7 @@ import contextlib
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,15 +47,23 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aesel.cluster import wire
 from aesel.cluster.stamps import Stamps
 from aesel.errors import BackendUnavailable
-from aesel.logutil import LogLimiter
+from aesel.logutil import LogLimiter, Throttle
+from aesel.model.codes import MsgType
 from aesel.model.event import TOUCH, Event
 
 log = logging.getLogger(__name__)
+for _name in ("aiokafka", "aiokafka.client", "aiokafka.conn", "aiokafka.consumer.fetcher"):
+    logging.getLogger(_name).addFilter(Throttle(10.0))  # it logs each retry while Kafka is away
 
 Handler = Callable[[Event], None]
 
 # produce->consume lag buckets, seconds
 LAG_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+# updates that a later one supersedes: they expire when Kafka was away; every other change
+# (creates, deletes, actions, touches) is sent however late, since caches depend on it
+STREAMED = frozenset({MsgType.OBJ_UPD, MsgType.PROP_UPD})
 
 
 class KafkaUnavailable(BackendUnavailable):
@@ -70,6 +78,7 @@ class KafkaConfig:
     linger_ms: int = 2  # see bench/cluster.py: 2 ms halves the requests at ~1 ms p50 cost
     fetch_max_wait_ms: int = 10  # a consumer's longest wait for a fetch with no new records
     max_queue: int = 100_000  # events waiting for the producer
+    max_age: float = 2.0  # an update that waited longer for Kafka is dropped (stale)
     connect_timeout: float = 15.0
 
     @property
@@ -110,6 +119,20 @@ async def ensure_topics(cfg: KafkaConfig) -> int:
         raise KafkaUnavailable(f"kafka at {cfg.bootstrap} did not make the topics ready")
     finally:
         await admin.close()
+
+
+async def quietly(aw: Awaitable[Any], within: float = 5.0) -> None:
+    """Await a Kafka client's ``stop``: it may fail or time out when Kafka is away, and
+    aiokafka's consumer may even raise ``CancelledError`` from its own fetch tasks; none of
+    that may stop a node from stopping (a real cancellation of the caller still propagates)."""
+    try:
+        await asyncio.wait_for(aw, within)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+    except Exception as e:
+        log.debug("kafka client stop: %r", e)
 
 
 def make_producer(cfg: KafkaConfig, node: str) -> Any:
@@ -273,8 +296,7 @@ class KafkaBus:
                 await task
         self._tasks = []
         if self._consumer is not None:
-            with contextlib.suppress(Exception):
-                await self._consumer.stop()
+            await quietly(self._consumer.stop())
             self._consumer = None
         if self._queue:
             self.stats.dropped["kafka_unsent"] += len(self._queue)
@@ -296,8 +318,13 @@ class KafkaBus:
             if not queue:
                 self._wake.clear()
                 await self._wake.wait()
+            expired = time.time_ns() - int(self.cfg.max_age * 1e9)
             while queue:
                 event, stamp, wall = queue[0]
+                if wall < expired and event.msg_type in STREAMED:
+                    queue.popleft()  # Kafka was away: a newer update (or none) will do
+                    stats.dropped["kafka_expired"] += 1
+                    continue
                 value = wire.encode_event(event, stamp, wall)
                 try:
                     fut = await self.producer.send(

@@ -42,7 +42,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from aesel.cluster import wire
-from aesel.cluster.kafka import KafkaConfig
+from aesel.cluster.kafka import KafkaConfig, quietly
 from aesel.cluster.membership import NodeInfo, NodeView
 from aesel.logutil import LogLimiter
 from aesel.model.entities import Device, Scene
@@ -133,6 +133,8 @@ class ClusterState:
         self.stats = StateStats()
         self.loading = False  # the scene service is loading the store's registrations
         self._own_seen = 0.0  # when this node last read its own heartbeat back
+        self._since = 0.0  # when it began to read them back again (after start or an outage)
+        self.on_rejoin: Callable[[], object] = lambda: None  # back after missing state/events
         self._header = [("o", info.id.encode())]
         self._consumer: Any = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -250,8 +252,10 @@ class ClusterState:
 
     def failover(self) -> int:
         """Claim the devices of owners no longer live that fall to this node; returns how many."""
-        if not self.connected:
-            return 0  # cut off from Kafka: never take over (the owners may be fine)
+        if not self.connected or time.monotonic() - self._since < self.lease:
+            # cut off from Kafka, or back for less than a lease (the others' heartbeats may
+            # not be read yet): never take over, the owners may be fine
+            return 0
         live = self.live()
         alive = set(live)
         now = time.monotonic()
@@ -278,7 +282,10 @@ class ClusterState:
     def _write(self, key: bytes, value: bytes | None) -> None:
         async def send() -> None:
             try:
-                await self.producer.send(self.cfg.state_topic, value, key=key, headers=self._header)
+                fut = await self.producer.send(
+                    self.cfg.state_topic, value, key=key, headers=self._header
+                )
+                fut.add_done_callback(self._written)
             except Exception as e:
                 self.stats.write_errors += 1
                 self._limited.warning("kafka: cannot write cluster state %r: %r", key, e)
@@ -286,6 +293,11 @@ class ClusterState:
         task = asyncio.get_running_loop().create_task(send())
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+    def _written(self, fut: asyncio.Future[Any]) -> None:
+        if not fut.cancelled() and fut.exception() is not None:
+            self.stats.write_errors += 1
+            self._limited.warning("kafka: a cluster state write failed: %r", fut.exception())
 
     async def start(self) -> None:
         """Read the state topic to its end (members, registrations, scenes), then follow it.
@@ -346,8 +358,7 @@ class ClusterState:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 1.0)
         if self._consumer is not None:
-            with contextlib.suppress(Exception):
-                await self._consumer.stop()
+            await quietly(self._consumer.stop())
             self._consumer = None
 
     def _send_beat(self) -> None:
@@ -423,6 +434,11 @@ class ClusterState:
         now = time.monotonic()
         if node == self.info.id:
             if not replay:
+                if now - self._own_seen >= self.lease:
+                    if self._own_seen:  # an outage, not the start: events may have been missed
+                        log.warning("cluster: back on kafka after %.1f s", now - self._own_seen)
+                        self.on_rejoin()
+                    self._since = now
                 self._own_seen = now
             return
         self.members[node] = Member(beat.info, now - age, beat.devices)

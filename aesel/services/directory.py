@@ -60,5 +60,9 @@ class SceneDirectory:
     def changed(self, scene: Scene) -> None:
         self.put(scene.key, SceneAccess.of(scene))
 
+    def clear(self) -> None:
+        """Forget every scene (after missing other nodes' changes): reloaded on next use."""
+        self._cache.clear()
+
     def removed(self, key: str) -> None:
         self.put(key, MISSING)

@@ -162,6 +162,14 @@ class LiveTable(Generic[E]):
         self._cache.pop(key, None)
         self._dirty.pop(key, None)
 
+    def evict_clean(self) -> int:
+        """Drop every cached value that is saved (after missing other nodes' changes): the
+        next reads load them from the store. Returns how many were dropped."""
+        clean = [k for k in self._cache if k not in self._dirty]
+        for k in clean:
+            del self._cache[k]
+        return len(clean)
+
     def forget(self, key: str) -> None:
         """Another node deleted ``key`` (in the store): serve it as deleted."""
         self._tombstones[key] = None

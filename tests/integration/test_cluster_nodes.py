@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -267,10 +268,17 @@ class Stream:
         await self._task
 
 
-def timed(dev: socket.socket, key: str, stop: float) -> list[tuple[float, int, float]]:
-    """(arrival, sender port, x) of every datagram about ``key`` until ``stop`` (monotonic)."""
+def timed(
+    dev: socket.socket, key: str, stop: float | threading.Event
+) -> list[tuple[float, int, float]]:
+    """(arrival, sender port, x) of every datagram about ``key`` until ``stop`` (a monotonic
+    time, or an event set)."""
     got = []
-    while time.monotonic() < stop:
+
+    def going() -> bool:
+        return not stop.is_set() if isinstance(stop, threading.Event) else time.monotonic() < stop
+
+    while going():
         try:
             data, addr = dev.recvfrom(65536)
         except TimeoutError:
@@ -342,4 +350,46 @@ async def test_kill_9_of_a_node_its_devices_are_taken_over_and_nothing_acknowled
     await until(lambda: n1.metric("aesel_cluster_nodes_live") == 3)
     assert n2.metric("aesel_udp_devices_owned") == 0
     assert n1.metric("aesel_udp_devices_owned") + n3.metric("aesel_udp_devices_owned") == 1
+    d.close()
+
+
+async def test_kafka_stopped_and_restarted_mid_stream_nodes_keep_local_delivery_and_reconnect(
+    make_cluster: Callable[[int], list[ClusterNode]], kafka: Kafka, subs: list[Sub]
+) -> None:
+    n1, n2 = make_cluster(2)
+    (o,) = await setup_scene(n1, 1)
+    d = device()
+    await register(n1, "s", "d", d)
+    on1, on2 = await Sub.open(n1, "s"), await Sub.open(n2, "s")
+    subs += [on1, on2]
+    stream = Stream(n1, o, hz=50)
+    done = threading.Event()
+    reader = asyncio.create_task(asyncio.to_thread(timed, d, o, done))
+    await until(lambda: len(on2.xs(o)) > 10)
+    kafka.kill()
+    down_at = stream.sent
+    await asyncio.sleep(4.0)
+    # local delivery never waited for Kafka: node 1's subscriber and device kept getting events
+    assert on1.xs(o)[-1] >= stream.sent - 5
+    assert n1.proc is not None and n1.proc.poll() is None
+    assert n2.proc is not None and n2.proc.poll() is None
+    await asyncio.to_thread(kafka.restart)
+    restarted_at = stream.sent
+    await until(lambda: bool(on2.xs(o)) and on2.xs(o)[-1] > restarted_at, within=60)
+    await stream.stop()
+    await asyncio.sleep(0.5)
+    done.set()
+    got = await reader
+    # node 2 is back on the stream, in order, without duplicates
+    seen = on2.xs(o)
+    assert seen == sorted(seen) and len(seen) == len(set(seen))
+    # the device stayed with node 1 (no takeover while Kafka was away) and got every event
+    xs = [x for _, _, x in got]
+    assert {port for _, port, _ in got} == {n1.udp_port}
+    assert xs == sorted(xs) and len(xs) == len(set(xs))
+    assert xs[0] <= down_at and xs[-1] > restarted_at
+    assert (
+        n1.metric("aesel_udp_devices_claimed_total") + n2.metric("aesel_udp_devices_claimed_total")
+        == 0
+    )
     d.close()
