@@ -182,6 +182,11 @@ class Node:
                     "--kafka needs --mongo-url and --neo4j-url: the nodes of a cluster share "
                     "their stores (the embedded store belongs to one process)"
                 )
+            if settings.auth and not settings.jwt_secret.get_secret_value():
+                raise ValueError(
+                    "--kafka with --auth needs --jwt-secret, the same on every node: a token "
+                    "issued by one node must be valid on all"
+                )
             self.kafka = KafkaConfig(settings.kafka, prefix=settings.kafka_topic_prefix)
             self.bus = self._kafka_bus = KafkaBus(self.kafka, self.node_id, producer=None)
         else:
@@ -243,10 +248,22 @@ class Node:
         if self._kafka_bus is not None:
             self._kafka_bus.follow(objects.follow)
             self._kafka_bus.follow(properties.follow)
+            hub, otable, ptable = self.hub, objects.table, properties.table
+
+            def wants(scene: str, key: str) -> bool:
+                return (
+                    hub.wants(scene)
+                    or recorder.recording(scene)
+                    or otable.peek(key) is not None
+                    or ptable.peek(key) is not None
+                )
+
         self.recording_store = FileRecordings(settings.data_dir)
         scenes = self.services.scenes
         recorder = Recorder(self.recording_store, scenes, flush_interval=flush)
         self.bus.subscribe(recorder.on_event)
+        if self._kafka_bus is not None:
+            self._kafka_bus.wants = wants
         self.recordings = Recordings(
             recorder, Replays(self.recording_store, scenes, objects, properties)
         )
@@ -397,7 +414,10 @@ class Node:
         self._udp_transport = transport
         self.udp = protocol
         self.udp_port = transport.get_extra_info("sockname")[1]
-        self.hub.attach_udp(transport.sendto)
+        if self.state is not None:
+            self.hub.attach_udp(fenced(transport.sendto, self.state.may_send, self.services.drops))
+        else:
+            self.hub.attach_udp(transport.sendto)
         if self.security.cbc:
             self.services.scenes.response_extra.update(
                 event_destination_host=s.host, event_destination_port=self.udp_port
@@ -554,6 +574,21 @@ class Node:
             if close is not None:
                 await close()
         log.info("aesel stopped")
+
+
+def fenced(
+    send: Callable[[bytes, Any], None], may_send: Callable[[], bool], drops: Counter[str]
+) -> Callable[[bytes, Any], None]:
+    """``send``, dropping (counted as ``fenced``) while a cluster node may not send: it may
+    have been taken for dead, and another node may be sending to its devices."""
+
+    def gated(data: bytes, addr: Any) -> None:
+        if may_send():
+            send(data, addr)
+        else:
+            drops["fenced"] += 1
+
+    return gated
 
 
 def node_id(s: Settings) -> str:

@@ -159,7 +159,8 @@ def _cluster(c: ClusterSources) -> Iterator[Metric]:
     m = CounterMetricFamily(
         "aesel_cluster_events",
         "Events through Kafka: produced (accepted here), consumed (from other nodes, delivered "
-        "here), skipped (read and not delivered: this node's own)",
+        "here), skipped (read and not delivered: this node's own, or of scenes and keys nothing "
+        "here needs)",
         labels=["direction"],
     )
     for k in ("produced", "consumed", "skipped"):

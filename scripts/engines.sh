@@ -135,7 +135,7 @@ while (c := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).s
 print(c)')   # like Kafka's Uuid.randomUuid: never starts with "-", which StorageTool would read as an option
   java -cp "$d/lib/*" kafka.tools.StorageTool format -t "$cid" -c "$RUN/kafka.properties" >"$RUN/kafka-format.log" 2>&1
   spawn kafka java -Xms256m -Xmx512m -cp "$d/lib/*" kafka.Kafka "$RUN/kafka.properties"
-  WAITS+=("kafka 60 port_open $p"); envline "AESEL_KAFKA_BOOTSTRAP=127.0.0.1:$p" kafka
+  WAITS+=("kafka 60 port_open $p"); envline "AESEL_KAFKA=127.0.0.1:$p" kafka
 }
 start_neo4j() {
   local d="$CACHE/neo4j-$NEO4J_VERSION" p; p=$(free_port); rm -rf "$RUN/neo4j-data"

@@ -45,7 +45,7 @@ class Kafka:
         )  # fmt: skip
         if out.returncode != 0:
             raise RuntimeError(f"engines.sh start kafka failed:\n{out.stderr[-3000:]}")
-        m = re.search(r"AESEL_KAFKA_BOOTSTRAP=(\S+)", out.stdout)
+        m = re.search(r"AESEL_KAFKA=(\S+)", out.stdout)
         assert m, out.stdout
         self.bootstrap = m.group(1)
 
@@ -170,7 +170,7 @@ class ClusterNode:
 
 def cluster_args(kafka: Kafka, mongo: str, neo4j: str, prefix: str, *extra: str) -> list[str]:
     return ["--kafka", kafka.bootstrap, "--kafka-topic-prefix", prefix, "--mongo-url", mongo,
-            "--neo4j-url", neo4j, "--cluster-lease", "1.5", "--cluster-heartbeat", "0.25",
+            "--neo4j-url", neo4j, "--cluster-lease", "3", "--cluster-heartbeat", "0.5",
             "--store-timeout", "10", *extra]  # fmt: skip
 
 

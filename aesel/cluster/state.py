@@ -77,6 +77,7 @@ class StateStats:
     released: int = 0  # devices this node stopped sending to (another node owns them)
     bad_records: int = 0
     write_errors: int = 0
+    fenced: int = 0  # times this node paused sending to its devices
     last_failover: float = 0.0  # seconds from the owner's last heartbeat to the claim
     failovers: list[float] = field(default_factory=list)
 
@@ -134,6 +135,9 @@ class ClusterState:
         self.loading = False  # the scene service is loading the store's registrations
         self._own_seen = 0.0  # when this node last read its own heartbeat back
         self._since = 0.0  # when it began to read them back again (after start or an outage)
+        self._tick = 0.0  # the fence watchdog's last run (its lag measures stalls)
+        self._fenced_at = 0.0  # the end of the last stall
+        self.fenced = False
         self.on_rejoin: Callable[[], object] = lambda: None  # back after missing state/events
         self._header = [("o", info.id.encode())]
         self._consumer: Any = None
@@ -231,20 +235,21 @@ class ClusterState:
         """Send to the device of ``k`` when this node owns it, else make sure it does not."""
         r = self.regs[k]
         send = r.owner == self.info.id
-        if send and not r.sending:
+        if send:
+            if not r.sending:
+                log.info("device %r of scene %r: this node sends to it", k[1], k[0])
             r.sending = True
-            self.egress.attached(k[0], r.device)
+            self.egress.attached(k[0], r.device)  # again when it changed (a new address)
             if r.m_sd is not None:
                 self.egress.transformed(k[0], r.device, r.m_sd)
-        elif not send:
+        else:
             if r.sending:
                 self.stats.released += 1
+                log.info("device %r of scene %r: now sent to by node %r", k[1], k[0], r.owner)
             r.sending = False
             self.egress.attached(k[0], r.device, send=False)
             if r.m_sd is not None:
                 self.egress.transformed(k[0], r.device, r.m_sd)
-        elif r.m_sd is not None:
-            self.egress.transformed(k[0], r.device, r.m_sd)
 
     def _drop(self, k: RegKey) -> None:
         if self.regs.pop(k, None) is not None:
@@ -337,9 +342,45 @@ class ClusterState:
         """Start the heartbeats, with this node's endpoints."""
         self.info = info
         self._send_beat()
-        self._tasks.append(
-            asyncio.get_running_loop().create_task(self._beats(), name="cluster-beats")
-        )
+        loop = asyncio.get_running_loop()
+        self._tick = time.monotonic()
+        self._tasks.append(loop.create_task(self._beats(), name="cluster-beats"))
+        self._tasks.append(loop.create_task(self._watch(), name="cluster-fence"))
+
+    # -- fencing: an owner that may have been replaced stops sending --------------------------
+
+    def may_send(self) -> bool:
+        """Whether this node may send datagrams to the devices it owns, right now.
+
+        Not when its event loop has just been stalled for ``lease / 2`` (it may have been
+        taken for dead meanwhile; it waits for its next heartbeat round trip, by which time
+        it has read any claim made), nor while it reads the other nodes' heartbeats but
+        its own come back late (its writes lag: the others may take it for dead). When no
+        heartbeat comes back at all (Kafka is away for everyone) it keeps sending.
+        """
+        return not self.fenced and time.monotonic() - self._tick < self.lease / 2
+
+    async def _watch(self) -> None:
+        period = min(0.1, self.lease / 10)
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            stalled = now - self._tick >= self.lease / 2
+            self._tick = now
+            if stalled:
+                self._fenced_at = now  # until a heartbeat written after the stall comes back
+            own_late = now - self._own_seen >= self.lease / 2
+            others = any(now - m.seen < self.lease / 2 for m in self.members.values())
+            fenced = self._fenced_at > self._own_seen or (own_late and others)
+            if fenced != self.fenced:
+                self.fenced = fenced
+                if fenced:
+                    self.stats.fenced += 1
+                log.warning(
+                    "cluster: %s sending to UDP devices%s",
+                    "pausing" if fenced else "resuming",
+                    " (this node may have been taken for dead)" if fenced else "",
+                )
 
     async def stop(self) -> None:
         """Leave the cluster: a null heartbeat, so the others take the devices over at once."""

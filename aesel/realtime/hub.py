@@ -393,6 +393,10 @@ class Hub:
     def subscriber(self, scene: str, sub_id: int) -> WsSubscriber | None:
         return self._ws.get(scene, {}).get(sub_id)
 
+    def wants(self, scene: str) -> bool:
+        """Whether any device or subscriber here receives ``scene``'s events."""
+        return scene in self._udp or scene in self._ws
+
     def subscriber_count(self) -> int:
         return sum(len(s) for s in self._ws.values())
 

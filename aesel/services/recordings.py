@@ -95,6 +95,10 @@ class Recorder:
 
     # -- the bus handler: synchronous, no awaits ------------------------------------------
 
+    def recording(self, scene: str) -> bool:
+        """Whether a recording of ``scene`` is running on this node."""
+        return bool(self._by_scene.get(scene))
+
     def on_event(self, event: Event) -> None:
         active = self._by_scene.get(event.scene)
         if not active:

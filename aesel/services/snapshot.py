@@ -95,14 +95,18 @@ class Snapshots:
         objs = {o.key: o for o in loaded.objects}
         props = {p.key: p for p in loaded.properties}
         for key, msg_type in touched:
+            # the current value where this node has it; a key another node changed and this
+            # one does not cache keeps its loaded value (see docs/realtime.md, section 9)
             if msg_type in PROPERTY_EVENTS:
-                props.pop(key, None)
                 p = ptable.peek(key)
+                if p is not None or ptable.is_deleted(key):
+                    props.pop(key, None)
                 if p is not None and p.scene == scene:
                     props[key] = p
             else:
-                objs.pop(key, None)
                 o = otable.peek(key)
+                if o is not None or otable.is_deleted(key):
+                    objs.pop(key, None)
                 if o is not None and o.scene == scene:
                     objs[key] = o
         objects = [
