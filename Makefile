@@ -9,7 +9,7 @@ PYAESEL := .cache/pyaesel/.installed .cache/pyaesel-0.3/.installed
 
 .PHONY: run test lint typecheck unit integration contract engines engines-down bench bench-setup clean
 .PHONY: cluster cluster-down
-.PHONY: clients client-python client-web client-unity
+.PHONY: clients client-python client-web client-unity docs
 
 # the clients (clients/): the Python SDK installs editable into the same venv
 CLIENT_PY := $(VENV)/.client-python
@@ -23,6 +23,24 @@ $(STAMP): pyproject.toml
 $(CLIENT_PY): $(STAMP) clients/python/pyproject.toml
 	$(BIN)/pip install -q -e clients/python
 	touch $(CLIENT_PY)
+
+# the SDK's API reference, generated from its docstrings by pdoc (pinned in
+# clients/python/pyproject.toml, extra "docs") into build/sdk-api/ (git-ignored); a warning fails
+SDK_DOCS := $(VENV)/.client-docs
+SDK_API := build/sdk-api
+SDK_MODULES := aesel_client aesel_client.sync aesel_client.crypto aesel_client.cluster \
+	aesel_client.wire aesel_client.errors
+
+$(SDK_DOCS): $(CLIENT_PY)
+	$(BIN)/pip install -q -e 'clients/python[docs]'
+	touch $(SDK_DOCS)
+
+docs: $(SDK_DOCS)
+	rm -rf $(SDK_API)
+	cd clients/python && ../../$(BIN)/python -W error -m pdoc --docformat restructuredtext \
+		-o ../../$(SDK_API) $(SDK_MODULES)
+	test -s $(SDK_API)/aesel_client.html
+	@echo "SDK API reference: $(SDK_API)/index.html"
 
 .cache/pyaesel/.installed:
 	$(PYTHON) -m pip install -q --target .cache/pyaesel python-aesel-client==0.8 requests cryptography
@@ -72,7 +90,7 @@ cluster: $(STAMP)
 cluster-down:
 	@scripts/cluster.sh down
 
-test: $(STAMP) $(PYAESEL) lint typecheck clients
+test: $(STAMP) $(PYAESEL) lint typecheck clients docs
 	$(BIN)/pytest -q
 
 # each client against a real `aesel serve`
@@ -93,7 +111,7 @@ client-web: $(STAMP) /usr/bin/chromium
 	NODE_PATH=$(HOME)/.cache/aesel/web/node_modules VIEWER_AESEL_BIN=$(BIN)/aesel node clients/web/test/viewer.test.cjs
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache aesel-data
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache aesel-data $(SDK_API)
 
 # benchmarks: peers and the Go load generator are installed under .cache/ (never committed)
 bench-setup: $(STAMP)

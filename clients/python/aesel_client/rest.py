@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self, TypedDict, cast
 
 import httpx
 
+from aesel_client.cluster import Node, parse_cluster
+from aesel_client.crypto import CbcCipher, DatagramCipher, GcmChannel, KeyEncoding
 from aesel_client.errors import BY_STATUS, AeselError
+from aesel_client.udp import UdpDevice
 
 
 class Device(TypedDict, total=False):
@@ -63,6 +67,15 @@ class Property(TypedDict, total=False):
 
 
 Upload = bytes | str | os.PathLike[str] | IO[bytes] | AsyncIterable[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """What ``register_udp`` did: the scene as answered, the whole answer, the cipher it set."""
+
+    scene: Scene
+    answer: dict[str, Any]
+    cipher: DatagramCipher | None
 
 
 class AsyncClient:
@@ -120,6 +133,12 @@ class AsyncClient:
             return r.json()
         return r.text
 
+    # -- cluster -----------------------------------------------------------------------------
+
+    async def cluster(self) -> list[Node]:
+        """The nodes of the cluster (``GET /v1/cluster``), this node first; one when alone."""
+        return parse_cluster(await self.request("GET", "/v1/cluster"))
+
     # -- users -------------------------------------------------------------------------------
 
     async def login(self, username: str, password: str) -> str:
@@ -171,16 +190,67 @@ class AsyncClient:
         *,
         format: str | None = None,
         transform: Mapping[str, Sequence[float]] | None = None,
+        encryption: str | None = None,
     ) -> Scene:
-        """Register a UDP device to a scene; it receives the scene's events from now on."""
+        """Register a UDP device to a scene; it receives the scene's events from now on.
+
+        ``encryption="gcm"`` asks for a per-device AES-256-GCM key (the answer's ``gcm_key``:
+        use ``register_udp`` to have it set on a ``UdpDevice``).
+        """
+        doc = await self._register(scene, device, hostname, port, format, transform, encryption)
+        return cast(Scene, doc["scenes"][0])
+
+    async def register_udp(
+        self,
+        scene: str,
+        device: str,
+        udp: UdpDevice,
+        *,
+        hostname: str | None = None,
+        format: str | None = None,
+        transform: Mapping[str, Sequence[float]] | None = None,
+        encryption: str | None = None,
+        key_encoding: KeyEncoding = "hex",
+    ) -> Registration:
+        """Register ``udp``'s socket as ``device`` and set the cipher the node's answer calls for.
+
+        ``encryption="gcm"``: the device's AES-256-GCM key (``GcmChannel``). Otherwise, when
+        the node runs Aesel's AES-256-CBC (its answer carries ``encryption_key`` and the other
+        key fields, hex unless ``key_encoding="raw"``), a ``CbcCipher``: the node encrypts
+        everything it sends to a device without GCM. ``hostname`` defaults to the socket's
+        local address.
+        """
+        host = hostname or str(udp.local[0])
+        doc = await self._register(scene, device, host, udp.port, format, transform, encryption)
+        cipher: DatagramCipher | None = None
+        if encryption == "gcm":
+            cipher = GcmChannel(str(doc["gcm_key"]), device)
+        elif "encryption_key" in doc:
+            cipher = CbcCipher.from_registration(doc, key_encoding)
+        udp.cipher = cipher
+        return Registration(cast(Scene, doc["scenes"][0]), doc, cipher)
+
+    async def _register(
+        self,
+        scene: str,
+        device: str,
+        hostname: str,
+        port: int,
+        format: str | None,
+        transform: Mapping[str, Sequence[float]] | None,
+        encryption: str | None,
+    ) -> dict[str, Any]:
         dev: dict[str, Any] = {"key": device, "hostname": hostname, "port": port}
         if format is not None:
             dev["format"] = format
         if transform is not None:
             dev["transform"] = {k: list(v) for k, v in transform.items()}
+        if encryption is not None:
+            dev["encryption"] = encryption
         body = {"scenes": [{"key": scene, "devices": [dev]}]}
-        doc = await self.request("POST", f"/v1/scene/{scene}/register", json=body)
-        return cast(Scene, doc["scenes"][0])
+        return cast(
+            dict[str, Any], await self.request("POST", f"/v1/scene/{scene}/register", json=body)
+        )
 
     async def deregister(self, scene: str, device: str) -> None:
         body = {"scenes": [{"key": scene, "devices": [{"key": device}]}]}

@@ -10,6 +10,12 @@ Each message is parsed (``wire``), applied to the scene's mirror and queued for 
   one of them is in it);
 - when the connection is lost the task waits (exponential backoff with jitter, ``min_backoff``
   doubling up to ``max_backoff``) and connects again; the new snapshots bring the mirrors back.
+  With ``cluster`` (the HTTP address of a node), the stream knows the nodes from
+  ``GET /v1/cluster`` (asked at start, every ``refresh_interval`` and after a loss; from the
+  ``cluster`` address first, then from every node known) and connects to the next live node in
+  that list each time, so a lost node is left for another at once. Seq and epoch are per node:
+  the other node's snapshot carries its own epoch and replaces the mirror (a resync, never a
+  loss: the events missed in between are in that snapshot).
   A refused token (HTTP 401 at the handshake) or a close with 1008/4001/4003 stops the stream
   with ``StreamError``: retrying would not help.
 """
@@ -25,9 +31,11 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self
 
+import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from aesel_client.cluster import Node, parse_cluster
 from aesel_client.errors import AeselError, NotFound, StreamError
 from aesel_client.mirror import Interest, SceneMirror
 from aesel_client.wire import (
@@ -58,6 +66,8 @@ class Stream:
             scene = await stream.subscribe("s1")
             async for item in stream:        # Snapshot or Event, in order
                 print(scene.objects[item.key].transform if isinstance(item, Event) else item)
+
+    ``cluster="http://node-a:8080"`` fails over to the other live nodes of ``GET /v1/cluster``.
     """
 
     def __init__(
@@ -69,8 +79,22 @@ class Stream:
         min_backoff: float = 0.1,
         max_backoff: float = 5.0,
         queue_size: int = 10_000,
+        cluster: str | None = None,
+        refresh_interval: float = 30.0,
     ) -> None:
         self.url = url
+        """The node the stream starts with."""
+        self.current_url = url
+        """The node the stream is connected to, or tries next."""
+        self.cluster = cluster.rstrip("/") if cluster else None
+        """Where ``GET /v1/cluster`` is asked first (an HTTP base URL), or None: one node only."""
+        self.refresh_interval = refresh_interval
+        self.nodes: list[Node] = []
+        """The nodes as ``/v1/cluster`` last listed them."""
+        self.node = ""
+        """The id of the node connected to (from its ``welcome``)."""
+        self.failovers = 0
+        """Connections made to another node than the one before."""
         self.token = token
         self.format: Format = format
         self.min_backoff = min_backoff
@@ -87,6 +111,9 @@ class Stream:
         self._queue: asyncio.Queue[Snapshot | Event | None] = asyncio.Queue(queue_size)
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._refresher: asyncio.Task[None] | None = None
+        self._endpoints: list[str] = [url]
+        self._connected_to = ""
         self._changed = asyncio.Event()
         self._parts: dict[str, list[SnapshotPart]] = {}
 
@@ -101,14 +128,18 @@ class Stream:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="aesel-stream")
+            loop = asyncio.get_running_loop()
+            self._task = loop.create_task(self._run(), name="aesel-stream")
+            if self.cluster is not None:
+                self._refresher = loop.create_task(self._refresh_loop(), name="aesel-nodes")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._refresher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._refresher = None
         self._set_state("closed")
         self._offer(None)
 
@@ -204,10 +235,13 @@ class Stream:
 
     async def _run(self) -> None:
         delay = self.min_backoff
+        if self.cluster is not None:
+            await self.refresh_nodes()
         while True:
             self._set_state("connecting" if self.connects == 0 else "reconnecting")
+            url = self.current_url
             try:
-                await self._session()
+                await self._session(url)
             except InvalidStatus as e:
                 if e.response.status_code in (401, 403):
                     return self._fail(f"handshake refused: {e.response.body!r}", 101, 401)
@@ -223,19 +257,25 @@ class Stream:
             for mirror in self.scenes.values():
                 mirror.synced = False
             self._set_state("reconnecting")
+            if self.cluster is not None:
+                await self.refresh_nodes()
+            self.current_url = self._after(url)
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, self.max_backoff)
 
-    async def _session(self) -> None:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
+    async def _session(self, url: str) -> None:
         async with connect(
-            self.url, additional_headers=headers, compression=None, max_size=None, open_timeout=5
+            url, additional_headers=self._auth(), compression=None, max_size=None, open_timeout=5
         ) as ws:
             for m in self._decode(await ws.recv()):
                 if isinstance(m, Welcome):
                     self.epoch = m.epoch
+                    self.node = m.node
             self._ws = ws
             self.connects += 1
+            if self._connected_to and url != self._connected_to:
+                self.failovers += 1
+            self._connected_to = url
             for mirror in list(self.scenes.values()):
                 await ws.send(json.dumps(self._subscribe_message(mirror)))
             self._set_state("open")
@@ -245,6 +285,50 @@ class Stream:
                     await self._resync(mirror)
                 self._changed.set()
         # a clean close (1000/1001, the node shutting down) ends here: reconnect
+
+    def _auth(self) -> dict[str, str] | None:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else None
+
+    # -- the nodes of a cluster ------------------------------------------------------------
+
+    async def refresh_nodes(self) -> list[Node]:
+        """Ask ``/v1/cluster`` for the nodes: the ``cluster`` address first, then each node known.
+
+        Keeps the last list when nobody answers. The stream connects to the live ones in turn.
+        """
+        secure = self.url.startswith("wss:")
+        sources = [self.cluster] if self.cluster else []
+        sources += [n.http_url(secure) for n in self.nodes if n.http_url(secure) not in sources]
+        async with httpx.AsyncClient(timeout=2.0) as http:
+            for base in sources:
+                try:
+                    r = await http.get(f"{base}/v1/cluster", headers=self._auth())
+                    r.raise_for_status()
+                    nodes = parse_cluster(r.json())
+                except (httpx.HTTPError, ValueError) as e:
+                    log.debug("no node list from %s: %r", base, e)
+                    continue
+                self._set_nodes(nodes, secure)
+                return nodes
+        return self.nodes
+
+    def _set_nodes(self, nodes: list[Node], secure: bool) -> None:
+        self.nodes = nodes
+        live = list(dict.fromkeys(n.ws_url(secure) for n in nodes if n.live))
+        self._endpoints = live or [self.url]
+        self._changed.set()
+
+    def _after(self, url: str) -> str:
+        """The node to try after ``url`` failed: the next live one in the list."""
+        ends = self._endpoints
+        if url not in ends:
+            return ends[0]
+        return ends[(ends.index(url) + 1) % len(ends)]
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_interval)
+            await self.refresh_nodes()
 
     def _decode(self, raw: str | bytes) -> list[Message]:
         """Parse one message (the seam tests use to lose a frame on purpose)."""

@@ -13,7 +13,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, Self, TypeVar
 
 from aesel_client.mirror import SceneMirror
-from aesel_client.rest import AsyncClient, Property, Scene, SceneObject
+from aesel_client.rest import AsyncClient, Property, Registration, Scene, SceneObject
 from aesel_client.stream import Stream
 from aesel_client.udp import UdpDevice
 
@@ -101,12 +101,39 @@ class Client:
     def send_transform(
         self, udp_host: str, udp_port: int, scene: str, key: str, transform: Sequence[float]
     ) -> None:
-        """Send one transform over UDP (from one socket opened on first use)."""
-        if self._udp is None:
-            self._udp = self._run(UdpDevice.open(udp_host, udp_port))
-        udp = self._udp
-        udp.server = (udp_host, udp_port)
+        """Send one transform over UDP (from one socket opened on first use; sealed by the
+        cipher ``register_udp`` set, if any)."""
+        udp = self._udp_to(udp_host, udp_port)
         self._loop.call_soon_threadsafe(udp.send_transform, scene, key, transform)
+
+    def register_udp(
+        self,
+        udp_host: str,
+        udp_port: int,
+        scene: str,
+        device: str,
+        *,
+        encryption: str | None = None,
+        format: str | None = None,
+    ) -> Registration:
+        """Register the facade's UDP socket as ``device``; with ``encryption="gcm"`` (or a node
+        running Aesel's CBC) what it sends and receives from now on is encrypted."""
+        udp = self._udp_to(udp_host, udp_port)
+        return self._run(
+            self.api.register_udp(scene, device, udp, encryption=encryption, format=format)
+        )
+
+    def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The next event the node sent to the facade's UDP socket (after ``register_udp``)."""
+        if self._udp is None:
+            raise RuntimeError("no UDP socket yet: call register_udp or send_transform first")
+        return self._run(self._udp.recv(timeout), timeout + 1)
+
+    def _udp_to(self, host: str, port: int) -> UdpDevice:
+        if self._udp is None:
+            self._udp = self._run(UdpDevice.open(host, port))
+        self._udp.server = (host, port)
+        return self._udp
 
 
 async def _make_client(base_url: str, token: str | None) -> AsyncClient:

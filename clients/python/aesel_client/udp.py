@@ -1,25 +1,36 @@
 """A UDP device: send events to aesel's UDP port and receive the scene's fan-out.
 
-Plaintext only. aesel's per-device AES-256-GCM framing is being redesigned, so this SDK does
-not speak it yet; Aesel's cluster-wide AES-256-CBC is not supported either.
+Plaintext, or encrypted by a ``cipher`` (``aesel_client.crypto``): aesel's per-device
+AES-256-GCM or Aesel's cluster-wide AES-256-CBC. ``AsyncClient.register_udp`` registers the
+socket and sets the cipher the node's answer calls for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
+from aesel_client.crypto import CryptoError, DatagramCipher
 from aesel_client.wire import parse_binary
 
 
 class _Protocol(asyncio.DatagramProtocol):
     def __init__(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         self.queue = queue
+        self.cipher: DatagramCipher | None = None
         self.bad = 0
+        self.refused: Counter[str] = Counter()
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        if self.cipher is not None:
+            try:
+                data = self.cipher.open(data)
+            except CryptoError as e:
+                self.refused[e.reason] += 1
+                return
         try:
             if data[:1] == b"\x01":  # a binary frame (devices registered with format "binary")
                 docs = [dict(e.data) for e in parse_binary(data)]
@@ -35,7 +46,10 @@ class _Protocol(asyncio.DatagramProtocol):
 class UdpDevice:
     """One UDP socket: ``send_transform`` to the node, ``recv`` what it fans out to us.
 
-    Register the socket's ``port`` with ``AsyncClient.register`` to receive events.
+    Register the socket's ``port`` with ``AsyncClient.register`` to receive events (or call
+    ``AsyncClient.register_udp``, which also sets the cipher). With a ``cipher`` every datagram
+    sent is sealed and every one received is opened; those that fail are counted in
+    ``refused`` by reason (``forged``, ``replayed``, ``gcm_version``) and dropped.
     """
 
     def __init__(
@@ -48,13 +62,40 @@ class UdpDevice:
 
     @classmethod
     async def open(
-        cls, host: str = "127.0.0.1", port: int = 8762, *, local: tuple[str, int] = ("127.0.0.1", 0)
+        cls,
+        host: str = "127.0.0.1",
+        port: int = 8762,
+        *,
+        local: tuple[str, int] = ("127.0.0.1", 0),
+        cipher: DatagramCipher | None = None,
     ) -> UdpDevice:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         transport, proto = await asyncio.get_running_loop().create_datagram_endpoint(
             lambda: _Protocol(queue), local_addr=local
         )
-        return cls(transport, proto, (host, port))
+        device = cls(transport, proto, (host, port))
+        device.cipher = cipher
+        return device
+
+    @property
+    def cipher(self) -> DatagramCipher | None:
+        """``GcmChannel``, ``CbcCipher`` or None (plaintext), for both directions."""
+        return self._proto.cipher
+
+    @cipher.setter
+    def cipher(self, cipher: DatagramCipher | None) -> None:
+        self._proto.cipher = cipher
+
+    @property
+    def refused(self) -> Counter[str]:
+        """Received datagrams dropped because they failed to open, by reason."""
+        return self._proto.refused
+
+    @property
+    def local(self) -> tuple[str, int]:
+        """The socket's local address."""
+        host, port = self._transport.get_extra_info("sockname")[:2]
+        return str(host), int(port)
 
     @property
     def port(self) -> int:
@@ -62,7 +103,14 @@ class UdpDevice:
         return int(self._transport.get_extra_info("sockname")[1])
 
     def send(self, event: Mapping[str, Any]) -> None:
-        self._transport.sendto(json.dumps(event).encode(), self.server)
+        """Send one Aesel JSON event (sealed when there is a cipher)."""
+        payload = json.dumps(event).encode()
+        cipher = self._proto.cipher
+        self.send_bytes(payload if cipher is None else cipher.seal(payload))
+
+    def send_bytes(self, datagram: bytes) -> None:
+        """Send one datagram as it is (no cipher applied)."""
+        self._transport.sendto(datagram, self.server)
 
     def send_transform(
         self, scene: str, key: str, transform: Sequence[float], *, device: str | None = None

@@ -84,3 +84,14 @@ def auth_server(tmp_path: Path) -> Iterator[Server]:
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture
+def gcm_server(tmp_path: Path) -> Iterator[Server]:
+    """A node run with ``--udp-security gcm``."""
+    s = Server(tmp_path / "gcm-data", ("--udp-security", "gcm"))
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()

@@ -220,13 +220,22 @@ def readme_blocks() -> list[str]:
 
 @pytest.mark.parametrize("block", [0, 1])
 def test_readme_example_runs(server: Server, block: int) -> None:
+    out = run_readme_block(server, block)
+    assert ("cube at x = 2.0" in out) if block == 0 else out.startswith("(1.0,")
+
+
+def test_readme_gcm_example_runs(gcm_server: Server) -> None:
+    assert "opened: x = 3.0" in run_readme_block(gcm_server, 2)
+
+
+def run_readme_block(server: Server, block: int) -> str:
     code = readme_blocks()[block]
     assert len([line for line in code.splitlines() if line.strip()]) <= 15
     code = (code.replace(":8080", f":{server.http_port}").replace(":8081", f":{server.ws_port}")
             .replace("8762", str(server.udp_port)))  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert ("cube at x = 2.0" in out.stdout) if block == 0 else out.stdout.startswith("(1.0,")
+    return out.stdout
 
 
 def test_sync_facade_mirror_follows_udp(server: Server) -> None:

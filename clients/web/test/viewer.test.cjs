@@ -79,6 +79,53 @@ function sendUdp(server, msg) {
   }));
 }
 
+// A GLB made here: an octahedron (6 vertices, 8 triangles), magenta and emissive so it shows
+// the same under any light. glTF 2.0 binary: a 12-byte header, a JSON chunk, a BIN chunk.
+function makeGlb() {
+  const r = 0.8;
+  const positions = new Float32Array([r, 0, 0, -r, 0, 0, 0, r, 0, 0, -r, 0, 0, 0, r, 0, 0, -r]);
+  const indices = new Uint16Array([0, 2, 4, 2, 1, 4, 1, 3, 4, 3, 0, 4, 2, 0, 5, 1, 2, 5, 3, 1, 5, 0, 3, 5]);
+  const bin = Buffer.concat([Buffer.from(positions.buffer), Buffer.from(indices.buffer)]);
+  const gltf = {
+    asset: { version: '2.0', generator: 'aesel viewer test' },
+    scene: 0, scenes: [{ nodes: [0] }], nodes: [{ mesh: 0, name: 'octahedron' }],
+    meshes: [{ primitives: [{ attributes: { POSITION: 0 }, indices: 1, material: 0 }] }],
+    materials: [{ pbrMetallicRoughness: { baseColorFactor: [1, 0, 1, 1], metallicFactor: 0 },
+      emissiveFactor: [1, 0, 1], doubleSided: true }],
+    buffers: [{ byteLength: bin.length }],
+    bufferViews: [{ buffer: 0, byteOffset: 0, byteLength: positions.byteLength, target: 34962 },
+      { buffer: 0, byteOffset: positions.byteLength, byteLength: indices.byteLength, target: 34963 }],
+    accessors: [{ bufferView: 0, componentType: 5126, count: 6, type: 'VEC3', min: [-r, -r, -r], max: [r, r, r] },
+      { bufferView: 1, componentType: 5123, count: indices.length, type: 'SCALAR' }],
+  };
+  const pad = (b, fill) => Buffer.concat([b, Buffer.alloc((4 - (b.length % 4)) % 4, fill)]);
+  const json = pad(Buffer.from(JSON.stringify(gltf)), 0x20);
+  const data = pad(bin, 0);
+  const chunk = (type, body) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32LE(body.length, 0);
+    head.writeUInt32LE(type, 4);
+    return Buffer.concat([head, body]);
+  };
+  const body = Buffer.concat([chunk(0x4e4f534a, json), chunk(0x004e4942, data)]);
+  const header = Buffer.alloc(12);
+  header.writeUInt32LE(0x46546c67, 0); // "glTF"
+  header.writeUInt32LE(2, 4);
+  header.writeUInt32LE(12 + body.length, 8);
+  return Buffer.concat([header, body]);
+}
+
+async function uploadGlb(server, token) {
+  const form = new FormData();
+  form.append('file', new Blob([makeGlb()], { type: 'model/gltf-binary' }), 'octahedron.glb');
+  const q = `content-type=model%2Fgltf-binary&file-type=glb&name=octahedron&isPublic=${!token}`;
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  const r = await fetch(server.url(`/v1/asset?${q}`), { method: 'POST', body: form, headers });
+  if (r.status !== 200) assert.fail(`upload: ${r.status} ${await r.text()}`);
+  return (await r.text()).trim();
+}
+
+const pageConsole = []; // the page's console errors, shown when the test fails
 const viewer = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.aeselViewer)));
 const waitFor = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: 15000 });
 
@@ -103,6 +150,7 @@ async function main() {
     const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => { if (m.type() === 'error') pageConsole.push(m.text()); });
     await page.goto(server.url('/viewer'));
     await waitFor(page, () => document.querySelectorAll('#scene option').length === 3);
     await page.selectOption('#scene', 'demo');
@@ -113,6 +161,24 @@ async function main() {
     }
     assert.equal(v.connection, 'open');
     checks.push('scene picked; 3 boxes at their REST transforms');
+
+    // an object naming a GLB asset is drawn as that model (GLTFLoader), at its transform
+    const asset = await uploadGlb(server);
+    const r = await server.rest('POST', '/v1/scene/demo/object',
+      { objects: [{ name: 'model', transform: at(0, 1, 4), assets: [asset] }] });
+    keys.model = (await r.json()).objects[0].key;
+    await waitFor(page, (k) => window.aeselViewer.objects[k]?.model === 'gltf', keys.model);
+    v = await viewer(page);
+    assert.deepEqual(v.objects[keys.model], { model: 'gltf', asset, meshes: 1, vertices: 6,
+      name: 'model', position: [0, 1, 4] });
+    assert.equal(v.objects[keys.a].model, 'box');
+    const probe = await page.evaluate((k) => window.aeselProbe(k), keys.model);
+    const [red, green, blue] = probe.rgba;
+    assert.ok(red > 200 && green < 80 && blue > 200, `the model's magenta on screen: ${probe.rgba}`);
+    const boxProbe = await page.evaluate((k) => window.aeselProbe(k), keys.a);
+    assert.notDeepEqual(boxProbe.rgba.slice(0, 3), probe.rgba.slice(0, 3));
+    await page.screenshot({ path: path.join(OUT, 'viewer-gltf.png') });
+    checks.push('GLB asset drawn as its mesh at the object\'s transform (viewer-gltf.png)');
 
     await sendUdp(server, { msg_type: 1, key: keys.a, scene: 'demo', transform: at(-3, 4, 0) });
     await waitFor(page, (k) => window.aeselViewer.objects[k].position[1] === 4, keys.a);
@@ -142,6 +208,7 @@ async function main() {
     v = await viewer(page);
     assert.notEqual(v.epoch, epoch);
     assert.equal(v.connection, 'open');
+    await waitFor(page, (k) => window.aeselViewer.objects[k]?.model === 'gltf', keys.model);
     await page.screenshot({ path: path.join(OUT, 'viewer-after-restart.png') });
     checks.push('server restart -> reconnect -> live again');
 
@@ -157,7 +224,9 @@ async function main() {
       body: JSON.stringify({ username: 'admin', password: 'pw' }) });
     const token = login.headers.get('authorization').replace('Bearer ', '');
     await auth.rest('PUT', '/v1/scene/secret', { scenes: [{ name: 'Secret' }] }, token);
-    await auth.rest('POST', '/v1/scene/secret/object', { objects: [{ name: 'x', transform: at(1, 2, 3) }] }, token);
+    const privateAsset = await uploadGlb(auth, token); // private: the loader must send the token
+    await auth.rest('POST', '/v1/scene/secret/object',
+      { objects: [{ name: 'x', transform: at(1, 2, 3), assets: [privateAsset] }] }, token);
     const page2 = await browser.newPage();
     await page2.goto(auth.url('/viewer/?scene=secret'));
     await waitFor(page2, () => document.querySelector('#login').classList.contains('shown'));
@@ -169,7 +238,8 @@ async function main() {
     await page2.click('#login button');
     await waitFor(page2, () => window.aeselViewer.synced && Object.keys(window.aeselViewer.objects).length === 1);
     assert.deepEqual(Object.values((await viewer(page2)).objects)[0].position, [1, 2, 3]);
-    checks.push('--auth login form -> token -> stream');
+    await waitFor(page2, () => Object.values(window.aeselViewer.objects)[0].model === 'gltf');
+    checks.push('--auth login form -> token -> stream, a private GLB loaded with the token');
   } finally {
     await browser.close();
     await server.stop();
@@ -180,6 +250,7 @@ async function main() {
 }
 
 main().catch((e) => {
+  for (const line of pageConsole.slice(-20)) console.error(`page console: ${line}`);
   console.error(e);
   process.exit(1);
 });
