@@ -66,7 +66,7 @@ typecheck: $(STAMP) $(CLIENT_PY)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-integration: $(STAMP) $(PYAESEL)
+integration: $(STAMP) $(PYAESEL) $(CLIENT_PY)
 	$(BIN)/pytest -q tests/integration
 
 # the store contract suite; it starts MongoDB-wire and Neo4j servers itself (scripts/engines.sh)
