@@ -12,16 +12,6 @@ from tests.conftest import Server
 pytestmark = pytest.mark.integration
 
 
-def at(x: float) -> list[float]:
-    return [1, 0, 0, x, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
-
-
-def record(node_id: str, s: Server) -> dict[str, object]:
-    return {"id": node_id, "host": "127.0.0.1", "http_port": s.http_port, "udp_port": s.udp_port,
-            "ws_port": s.ws_port, "live": True, "seen_ago": 0.0, "sources": ["kafka"],
-            "devices": 0}  # fmt: skip
-
-
 async def test_without_a_cluster_the_stream_stays_on_its_node(server: Server) -> None:
     async with Stream(server.ws_url, min_backoff=0.05) as st:
         await st.wait_for(lambda: st.state == "open")
