@@ -70,7 +70,10 @@ async def test_with_consul_the_catalog_is_merged_and_a_node_only_in_consul_appea
 ) -> None:
     async with running(tmp_path / "a", consul=consul.url, node_id="a") as (a, ca):
         async with running(tmp_path / "b", consul=consul.url, node_id="b") as (b, _):
-            seen = await eventually(ca, lambda s: set(s) == {"a", "b"})
+            # both registered, and both health checks passed once (each in its own time)
+            seen = await eventually(
+                ca, lambda s: set(s) == {"a", "b"} and "consul" in s["a"]["sources"]
+            )
             assert list(seen) == ["a", "b"]  # this node first
             assert seen["a"]["sources"] == ["self", "consul"]
             assert seen["b"] == {
