@@ -156,6 +156,20 @@ async def quietly(aw: Awaitable[Any], within: float = 5.0) -> None:
         log.debug("kafka client stop: %r", e)
 
 
+def make_consumer(cfg: KafkaConfig, client_id: str, **extra: Any) -> Any:
+    """A reader of assigned partitions: no consumer group, nothing committed (every node reads
+    every partition itself, from where it chooses)."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=cfg.bootstrap,
+        client_id=client_id,
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=cfg.fetch_max_wait_ms,
+        request_timeout_ms=10_000,
+        **extra,
+    )
+
+
 def make_producer(cfg: KafkaConfig, node: str) -> Any:
     return AIOKafkaProducer(
         bootstrap_servers=cfg.bootstrap,
@@ -282,15 +296,11 @@ class KafkaBus:
 
     async def start(self, partitions: int) -> None:
         """Start reading every partition from its end, and the producer task."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.cfg.bootstrap,
-            client_id=f"aesel-{self.origin}-events",
-            group_id=None,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=self.cfg.fetch_max_wait_ms,
+        consumer = make_consumer(
+            self.cfg,
+            f"aesel-{self.origin}-events",
             fetch_min_bytes=1,
             max_partition_fetch_bytes=4 << 20,
-            request_timeout_ms=10_000,
         )
         await asyncio.wait_for(consumer.start(), self.cfg.connect_timeout)
         self._partitions = partitions

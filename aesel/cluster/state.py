@@ -39,10 +39,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from aesel.cluster import wire
-from aesel.cluster.kafka import KafkaConfig, quietly
+from aesel.cluster.kafka import KafkaConfig, make_consumer, quietly
 from aesel.cluster.membership import NodeInfo, NodeView
 from aesel.logutil import LogLimiter
 from aesel.model.entities import Device, Scene
@@ -310,14 +310,7 @@ class ClusterState:
         """Read the state topic to its end (members, registrations, scenes), then follow it.
 
         Heartbeats begin with :meth:`announce`, once the node's ports are known."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.cfg.bootstrap,
-            client_id=f"aesel-{self.info.id}-state",
-            group_id=None,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=self.cfg.fetch_max_wait_ms,
-            request_timeout_ms=10_000,
-        )
+        consumer = make_consumer(self.cfg, f"aesel-{self.info.id}-state")
         await asyncio.wait_for(consumer.start(), self.cfg.connect_timeout)
         tp = TopicPartition(self.cfg.state_topic, 0)
         consumer.assign([tp])
