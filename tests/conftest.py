@@ -185,6 +185,19 @@ def wait_until(cond: Callable[[], bool], timeout: float = 5.0, interval: float =
         time.sleep(interval)
 
 
+def burst(device: socket.socket, until: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+    """What ``device`` receives of a burst of updates sent back to back, up to and including the
+    first event ``until`` accepts. A node that falls behind sheds superseded transform updates
+    (``stale``, :mod:`aesel.services.ingest`), so a burst of one object's updates may arrive
+    thinned; each arrives at most once, in order, and the last one always does."""
+    got = []
+    while True:
+        event: dict[str, Any] = orjson.loads(device.recv(65536))
+        got.append(event)
+        if until(event):
+            return got
+
+
 @dataclass
 class AeselProcess:
     proc: subprocess.Popen[str]
