@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import pstats
 import socket
 import tempfile
@@ -26,6 +27,7 @@ import orjson
 import uvloop
 
 from aesel.app import Node
+from aesel.cli import settle_gc
 from aesel.config import Settings
 from aesel.model.stream import Format
 from aesel.realtime.hub import WsSubscriber
@@ -91,6 +93,10 @@ async def run(a: argparse.Namespace) -> None:
                 ]
                 for t in range(a.ticks)
             ]
+            if a.gc == "serve":
+                settle_gc()  # as aesel serve does once started
+            elif a.gc == "off":
+                gc.disable()
             prof = cProfile.Profile() if a.profile else None
             stats = node.hub.stats
             d0, e0, f0 = stats.deliveries, stats.events, stats.flushes
@@ -137,6 +143,12 @@ def main() -> None:
     p.add_argument("--format", default="json", choices=["json", "binary"])
     p.add_argument(
         "--batch", type=int, default=0, help="datagrams per loop turn (default: a whole tick)"
+    )
+    p.add_argument(
+        "--gc",
+        default="serve",
+        choices=["serve", "default", "off"],
+        help="the collector as aesel serve sets it (default), CPython's defaults, or off",
     )
     p.add_argument("--profile", type=int, default=0, help="print the top N functions")
     uvloop.run(run(p.parse_args()))

