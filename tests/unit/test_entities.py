@@ -1,11 +1,21 @@
-"""Stored values: the streaming path's fast copy is the copy pydantic makes."""
+"""Stored values: the streaming path's fast copy and fast document are pydantic's own."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from aesel.model.entities import Object3D, ObjectAction
+from aesel.model.entities import (
+    GraphHandle,
+    Object3D,
+    ObjectAction,
+    ObjectFrame,
+    Property,
+    PropertyAction,
+    PropertyFrame,
+    PropertyValue,
+)
+from aesel.storage.embedded.db import dump, dump_state
 
 MOVED = tuple(float(i) for i in range(16))
 
@@ -28,3 +38,23 @@ def test_a_copy_is_as_frozen_as_the_original() -> None:
         fast.name = "renamed"  # type: ignore[misc]
     assert fast.model_copy(update={"name": "renamed"}).name == "renamed"
     assert "transform" not in Object3D(key="k").model_fields_set
+
+
+def test_the_written_behind_document_is_the_stored_document() -> None:
+    frame = ObjectFrame(
+        frame=3, owner="d", transform=MOVED,
+        translation_handle=(GraphHandle(left_type="x", left_x=0.5), 1.5, 2.0),
+    )  # fmt: skip
+    obj = Object3D(
+        key="k", scene="s", name="n", parent="p", asset_sub_id="a", assets=("x", "y"),
+        actions={"go": ObjectAction(name="go", keyframes={3: frame, 10: ObjectFrame(frame=10)})},
+    ).with_transform(MOVED)  # fmt: skip
+    value = PropertyValue(value=2.5, left_type="l", right_x=-1.0)
+    keyframes = {1: PropertyFrame(frame=1, values=(value,))}
+    prop = Property(
+        key="p", scene="s", values=(1.0, -2.5e30),
+        actions={"a": PropertyAction(name="a", keyframes=keyframes)},
+    )  # fmt: skip
+    for entity in (obj, prop, Object3D(key="bare"), Property(key="bare")):
+        assert dump_state(entity) == dump(entity)
+        assert type(entity).model_validate_json(dump_state(entity)) == entity

