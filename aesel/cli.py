@@ -152,8 +152,9 @@ def settle_gc() -> None:
     moved object, the event, its payload); almost all of them are freed by reference counting
     at once, but each still counts towards the next collection. With CPython's defaults the
     collector then ran every ~70 updates and, every hundredth time, walked the whole heap: a
-    third of a streamed update's CPU on workload (c) (``bench/fanout_profile.py --gc``: 36-41
-    us per event in with the defaults, 28 with this, 29.5 with the collector off). So what
+    fifth to a quarter of a streamed update's CPU on workload (c) (``bench/fanout_profile.py
+    --gc``, three rounds on a quiet machine: 42-54 us per event in with the defaults, 32-43
+    with this, 31-41 with the collector off). So what
     start-up built (modules, schemas, loaded caches) is frozen out of every later collection
     (``gc.freeze``), and the youngest generation is collected every ``GC_YOUNG`` allocations.
     Cyclic garbage is still collected, a little later.
