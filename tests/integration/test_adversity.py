@@ -225,7 +225,7 @@ async def test_a_write_refused_by_the_store_is_never_served(
     async def full(*_: object) -> None:
         raise BackendUnavailable("sqlite: database or disk is full")
 
-    monkeypatch.setattr(node.store, "_write", full)  # every write of the store fails
+    monkeypatch.setattr(node.store, "_tx", full)  # every write transaction of the store fails
     r = await http.post(f"/v1/scene/s/object/{key}", json={"objects": [{"transform": at(9.0)}]})
     assert r.status_code == 503, r.text
     monkeypatch.undo()
