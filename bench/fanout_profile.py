@@ -6,7 +6,8 @@ costs, without the kernel's). Each tick sends one update per object as real UDP 
 the node's port, all at once (as ``bench/loadgen`` does; ``--batch B``: B at a time, as a
 node that is not behind reads them), then runs the loop until the hub has flushed them.
 Prints the CPU per event in and per delivery out, and with ``--profile`` the top functions by
-own time (cProfile).
+own time (cProfile). The garbage collector is set up as ``aesel serve`` sets it once serving
+(``--gc default``: CPython's defaults; ``--gc off``: none, for comparison).
 
     .venv/bin/python bench/fanout_profile.py [--scenes 100 --objects 5 --subs 10 --ticks 200]
 """
