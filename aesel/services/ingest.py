@@ -6,8 +6,9 @@ property services decide whether it may apply (rights come from the scene).
 
 Shedding stale updates: a transport that finds inbound events waiting (datagrams queued in
 the socket's receive buffer, messages queued on a WebSocket) reads them together. When the node
-is behind, that is, more than :data:`SHED_ABOVE` events are waiting and the transport last found
-nothing waiting more than :data:`SHED_AFTER` seconds ago, it asks :func:`stale` which of them a
+is behind, that is, more than :data:`SHED_ABOVE` events are waiting and they waited more than
+:data:`SHED_AFTER` seconds (UDP: by the kernel's arrival stamps; a WebSocket: since the
+connection last had nothing queued), it asks :func:`stale` which of them a
 later one makes pointless: a bare transform update of an object superseded by a later bare
 transform update of the same object from the same sender (and naming the same device). Those
 are dropped (counted ``stale``), so the node catches up with the latest state of each object
@@ -37,14 +38,14 @@ SHED_ABOVE = 16
 back to back are all applied."""
 
 SHED_AFTER = 0.05
-"""Seconds since the transport last found nothing waiting, beyond which a backlog is shed: a
-node that keeps up, or that was away for a moment (a scheduling hiccup), delivers every
-update; one that stays behind keeps only the latest of each object."""
+"""Seconds a backlog waited beyond which it is shed: a node that keeps up, or that was away for
+a moment (a scheduling hiccup), delivers every update; one that stays behind keeps only the
+latest of each object."""
 
 
 def is_behind(waiting: int, waited: float) -> bool:
-    """Whether ``waiting`` events read together, ``waited`` seconds after the transport last
-    found none waiting, mean the node is behind and sheds stale ones."""
+    """Whether ``waiting`` events read together, which waited ``waited`` seconds, mean the node
+    is behind and sheds stale ones."""
     return waiting > SHED_ABOVE and waited > SHED_AFTER
 
 

@@ -4,11 +4,17 @@ Reading in batches. The loop calls ``datagram_received`` for one datagram; the e
 reads whatever else is already waiting in the socket's receive buffer (up to ``max_batch``
 datagrams, non-blocking, on a duplicate of the socket's descriptor), so that one loop turn
 handles everything that queued while the node was busy and the hub sends it in one flush.
-When the node is behind (a large batch, and the socket last found empty more than
-``SHED_AFTER`` ago, or a read that stopped at ``max_batch``), a bare transform update superseded
-by a later one of the same object from the same sender is dropped (``stale``,
+When the node is behind (a large batch whose datagrams waited more than ``SHED_AFTER`` in
+the kernel, or a read that stopped at ``max_batch``), a bare transform update superseded by a
+later one of the same object from the same sender is dropped (``stale``,
 :mod:`aesel.services.ingest`): the node sheds stale updates instead of queueing seconds of them
 in the kernel.
+
+How long the batch waited: the kernel stamps each datagram on arrival (``SO_TIMESTAMPNS``, on
+Linux), and the first datagram the endpoint reads itself is read with its stamp. Without
+stamps, the time since a read last found the socket empty stands in; that also counts an idle
+gap before a burst as waiting, so a device that pauses and then sends a burst would see it
+thinned although the node keeps up.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import asyncio
 import logging
 import os
 import socket
+import struct
+import sys
 import time
 import weakref
 from collections import Counter
@@ -34,6 +42,12 @@ from aesel.udp.crypto import UdpSecurity
 from aesel.udp.mmsg import MultiSender
 
 log = logging.getLogger(__name__)
+
+SO_TIMESTAMPNS = 35
+"""Linux's ``SO_TIMESTAMPNS`` (``SO_TIMESTAMPNS_OLD``): a ``struct timespec`` of the arrival
+time (CLOCK_REALTIME) with each datagram read by ``recvmsg``; ``socket`` has no name for it."""
+_STAMP = struct.Struct("@qq")
+_STAMP_SPACE = socket.CMSG_SPACE(_STAMP.size)
 
 
 class UdpEndpoint(asyncio.DatagramProtocol):
@@ -65,6 +79,8 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self._sock: socket.socket | None = None  # a duplicate descriptor, for batch reads
         self.multi: MultiSender | None = None  # sendmmsg on the socket, for the hub
         self._empty_at = 0  # perf_counter_ns when a read last found the socket empty
+        self._stamped = False  # the kernel stamps each datagram's arrival (SO_TIMESTAMPNS)
+        self._waited = 0.0  # seconds the last batch's first self-read datagram waited
         self._capped = False  # the last read stopped at max_batch: more was waiting
         self._read_this_turn = False  # a batch was read in this loop turn (see _drain)
         self._limited = LogLimiter(log)
@@ -78,6 +94,9 @@ class UdpEndpoint(asyncio.DatagramProtocol):
             try:
                 self._sock = socket.socket(fileno=os.dup(sock.fileno()))
                 self._sock.setblocking(False)
+                if sys.platform == "linux":
+                    self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                    self._stamped = True
                 # closed even if the loop never calls connection_lost (a node dropped mid-stop)
                 weakref.finalize(self, self._sock.close)
             except OSError as e:  # no batch reads: one datagram per callback still works
@@ -90,7 +109,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         t_in = time.perf_counter_ns()
-        waited = (t_in - self._empty_at) / 1e9  # since a read last found the socket empty
+        self._waited = (t_in - self._empty_at) / 1e9  # no stamps: since the socket was empty
         batch = self._drain(data, addr)
         self.received += len(batch)
         if len(batch) == 1:
@@ -107,7 +126,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
             except Exception:
                 self.drops["internal"] += 1
                 log.exception("udp: error handling datagram from %s:%d", a[0], a[1])
-        behind = self._capped or is_behind(len(batch), waited)
+        behind = self._capped or is_behind(len(batch), self._waited)
         shed = (
             stale([(ev, (a, device)) for ev, a, device in opened])
             if behind
@@ -141,7 +160,9 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         recv, size = sock.recvfrom, self.max_size + 1
         self._capped = True  # until the socket is found empty
         try:
-            for _ in range(self.max_batch - 1):
+            if self._stamped and self.max_batch > 1:
+                batch.append(self._read_stamped(sock, size))
+            for _ in range(self.max_batch - len(batch)):
                 batch.append(recv(size))
         except (BlockingIOError, InterruptedError):
             self._capped = False
@@ -150,6 +171,15 @@ class UdpEndpoint(asyncio.DatagramProtocol):
             self._capped = False
             self.error_received(e)
         return batch
+
+    def _read_stamped(self, sock: socket.socket, size: int) -> tuple[bytes, tuple[str, int]]:
+        """One datagram, noting in ``_waited`` how long it waited in the kernel."""
+        data, ancdata, _, addr = sock.recvmsg(size, _STAMP_SPACE)
+        for level, kind, value in ancdata:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= _STAMP.size:
+                sec, nsec = _STAMP.unpack_from(value)
+                self._waited = max(0.0, time.time() - sec - nsec / 1e9)
+        return data, addr
 
     def _next_turn(self) -> None:
         self._read_this_turn = False

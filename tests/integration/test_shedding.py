@@ -2,9 +2,9 @@
 
 The burst is sent while the node's loop is held (the test does not yield until every datagram
 or message is out, then keeps the loop busy a little longer than ``SHED_AFTER``), so the node
-finds far more waiting than it handles in one go, long after it last found nothing waiting,
-as a node short of CPU does. Subscribers must end with each object's latest state, and
-``stale`` must count.
+finds far more waiting than it handles in one go, and all of it waited, as a node short of CPU
+does. Subscribers must end with each object's latest state, and ``stale`` must count. A burst
+that did not wait (after a pause, the node idle) is applied whole.
 """
 
 from __future__ import annotations
@@ -115,6 +115,27 @@ async def test_a_udp_burst_sheds_stale_updates_and_subscribers_end_with_the_late
     assert await stale_metric(http) == shed
     r = await http.get(f"/v1/scene/s/object/{keys[0]}")
     assert r.json()["objects"][0]["transform"] == at(float(ROUNDS))
+
+
+async def test_a_udp_burst_after_a_pause_is_not_shed_when_the_node_keeps_up(
+    http: httpx.AsyncClient, make_device: Any, node: Node
+) -> None:
+    """A device that pauses and then sends a burst of one object's updates: the node was idle,
+    not behind, so every update is applied and delivered (the kernel's arrival stamps say the
+    datagrams waited microseconds; the pause before them is not waiting)."""
+    keys = await objects(http)
+    dev = await make_device()
+    await register(http, "s", dev, "d")
+    await asyncio.sleep(SHED_AFTER * 4)  # the pause: the node's loop idles
+    n = SHED_ABOVE * 3
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for r in range(1, n + 1):
+            doc = {"msg_type": 1, "key": keys[0], "scene": "s", "transform": at(float(r))}
+            s.sendto(orjson.dumps(doc), ("127.0.0.1", node.udp_port))
+    got = [(await dev.recv(5))["transform"][3] for _ in range(n)]
+    assert got == [float(r) for r in range(1, n + 1)]
+    assert node.services.drops["stale"] == 0
+    assert node.udp is not None and node.udp.batches >= 1  # they were read together
 
 
 async def test_a_websocket_burst_sheds_stale_updates_too(
