@@ -80,7 +80,6 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self.multi: MultiSender | None = None  # sendmmsg on the socket, for the hub
         self._empty_at = 0  # perf_counter_ns when a read last found the socket empty
         self._stamped = False  # the kernel stamps each datagram's arrival (SO_TIMESTAMPNS)
-        self._waited = 0.0  # seconds the last batch's first self-read datagram waited
         self._capped = False  # the last read stopped at max_batch: more was waiting
         self._read_this_turn = False  # a batch was read in this loop turn (see _drain)
         self._limited = LogLimiter(log)
@@ -109,8 +108,8 @@ class UdpEndpoint(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         t_in = time.perf_counter_ns()
-        self._waited = (t_in - self._empty_at) / 1e9  # no stamps: since the socket was empty
-        batch = self._drain(data, addr)
+        since_empty = (t_in - self._empty_at) / 1e9  # stands in where there is no stamp
+        batch, waited = self._drain(data, addr)
         self.received += len(batch)
         if len(batch) == 1:
             self._apply(data, addr, t_in)
@@ -126,7 +125,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
             except Exception:
                 self.drops["internal"] += 1
                 log.exception("udp: error handling datagram from %s:%d", a[0], a[1])
-        behind = self._capped or is_behind(len(batch), self._waited)
+        behind = self._capped or is_behind(len(batch), since_empty if waited is None else waited)
         shed = (
             stale([(ev, (a, device)) for ev, a, device in opened])
             if behind
@@ -144,24 +143,29 @@ class UdpEndpoint(asyncio.DatagramProtocol):
                 self.drops["internal"] += 1
                 log.exception("udp: error handling datagram from %s:%d", a[0], a[1])
 
-    def _drain(self, data: bytes, addr: tuple[str, int]) -> list[tuple[bytes, tuple[str, int]]]:
-        """``(data, addr)`` and the datagrams already waiting behind it (without blocking).
+    def _drain(
+        self, data: bytes, addr: tuple[str, int]
+    ) -> tuple[list[tuple[bytes, tuple[str, int]]], float | None]:
+        """``(data, addr)`` and the datagrams already waiting behind it (without blocking), and
+        the seconds the first of those waited in the kernel (``None``: no stamp read).
 
         Once per loop turn: the loop may hand over more datagrams in the same turn (libuv
         reads up to 32 per wake-up), and the hub flushes only at the end of the turn, so a
         second batch would hold the first one's deliveries back. Those come one at a time.
         """
         batch = [(data, addr)]
+        waited: float | None = None
         sock = self._sock
         if sock is None or self._read_this_turn:
-            return batch
+            return batch, waited
         self._read_this_turn = True
         asyncio.get_running_loop().call_soon(self._next_turn)
         recv, size = sock.recvfrom, self.max_size + 1
         self._capped = True  # until the socket is found empty
         try:
-            if self._stamped and self.max_batch > 1:
-                batch.append(self._read_stamped(sock, size))
+            if self._stamped:
+                d, a, waited = _read_stamped(sock, size)
+                batch.append((d, a))
             for _ in range(self.max_batch - len(batch)):
                 batch.append(recv(size))
         except (BlockingIOError, InterruptedError):
@@ -170,16 +174,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         except OSError as e:  # an ICMP error queued on the socket, say
             self._capped = False
             self.error_received(e)
-        return batch
-
-    def _read_stamped(self, sock: socket.socket, size: int) -> tuple[bytes, tuple[str, int]]:
-        """One datagram, noting in ``_waited`` how long it waited in the kernel."""
-        data, ancdata, _, addr = sock.recvmsg(size, _STAMP_SPACE)
-        for level, kind, value in ancdata:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= _STAMP.size:
-                sec, nsec = _STAMP.unpack_from(value)
-                self._waited = max(0.0, time.time() - sec - nsec / 1e9)
-        return data, addr
+        return batch, waited
 
     def _next_turn(self) -> None:
         self._read_this_turn = False
@@ -213,6 +208,17 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         if sock is None:
             return 0
         return socket_drops(os.fstat(sock.fileno()).st_ino)
+
+
+def _read_stamped(sock: socket.socket, size: int) -> tuple[bytes, tuple[str, int], float | None]:
+    """One datagram, its sender, and the seconds it waited in the kernel (``None`` without a
+    stamp)."""
+    data, ancdata, _, addr = sock.recvmsg(size, _STAMP_SPACE)
+    for level, kind, value in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= _STAMP.size:
+            sec, nsec = _STAMP.unpack_from(value)
+            return data, addr, max(0.0, time.time() - sec - nsec / 1e9)
+    return data, addr, None
 
 
 def socket_drops(inode: int, tables: tuple[str, ...] = ("/proc/net/udp", "/proc/net/udp6")) -> int:

@@ -15,7 +15,7 @@ Streamed state is written behind, every object a device moves rewritten every fl
 (thousands of rows a second), so that write is the cheap one: the indexed fields (``scene``,
 ``name``, ``parent``, ``asset_sub_id``) are plain columns, and a row whose indexed fields did
 not change (a move changes only the transform) is one ``UPDATE`` of its document that touches
-no index (:data:`_MOVED`); only a row that is new or changed an indexed field takes the upsert.
+no index (:func:`_moved`); only a row that is new or changed an indexed field takes the upsert.
 """
 
 from __future__ import annotations
@@ -103,6 +103,11 @@ def _upsert(table: str, versioned: bool) -> str:
         " parent=excluded.parent, asset_sub_id=excluded.asset_sub_id, doc=excluded.doc,"
         f" v={v}{newer}"
     )
+
+
+def _row(e: Object3D | Property) -> tuple[str, str, str, str, str, bytes]:
+    """An object's or property's row: key, its indexed :data:`COLUMNS`, then its document."""
+    return (e.key, e.scene, e.name, e.parent, e.asset_sub_id, dump_state(e))
 
 
 def _moved(table: str) -> str:
@@ -224,8 +229,7 @@ class SqliteStore(SqliteDb):
         return await self._get(Object3D, "SELECT doc FROM objects WHERE key=?", key)
 
     async def put_objects(self, objects: Sequence[Object3D]) -> None:
-        rows = [(o.key, o.scene, o.name, o.parent, o.asset_sub_id, dump_state(o)) for o in objects]
-        await self._put("objects", rows)
+        await self._put("objects", [_row(o) for o in objects])
 
     async def _put(self, table: str, rows: list[tuple[str, str, str, str, str, bytes]]) -> None:
         """Unversioned rows: an unchanged index costs one UPDATE, else the upsert."""
@@ -249,10 +253,7 @@ class SqliteStore(SqliteDb):
         return await self._tx(run)
 
     async def put_objects_versioned(self, objects: Sequence[tuple[Object3D, int]]) -> list[str]:
-        rows = [
-            (o.key, o.scene, o.name, o.parent, o.asset_sub_id, dump_state(o), v) for o, v in objects
-        ]
-        return await self._put_versioned("objects", rows)
+        return await self._put_versioned("objects", [(*_row(o), v) for o, v in objects])
 
     async def delete_object(self, key: str) -> bool:
         return await self._delete("DELETE FROM objects WHERE key=?", key)
@@ -286,19 +287,12 @@ class SqliteStore(SqliteDb):
         return await self._get(Property, "SELECT doc FROM properties WHERE key=?", key)
 
     async def put_properties(self, properties: Sequence[Property]) -> None:
-        rows = [
-            (p.key, p.scene, p.name, p.parent, p.asset_sub_id, dump_state(p)) for p in properties
-        ]
-        await self._put("properties", rows)
+        await self._put("properties", [_row(p) for p in properties])
 
     async def put_properties_versioned(
         self, properties: Sequence[tuple[Property, int]]
     ) -> list[str]:
-        rows = [
-            (p.key, p.scene, p.name, p.parent, p.asset_sub_id, dump_state(p), v)
-            for p, v in properties
-        ]
-        return await self._put_versioned("properties", rows)
+        return await self._put_versioned("properties", [(*_row(p), v) for p, v in properties])
 
     async def delete_property(self, key: str) -> bool:
         return await self._delete("DELETE FROM properties WHERE key=?", key)
