@@ -348,6 +348,7 @@ class Node:
                 udp_in=lambda: self.udp.received if self.udp is not None else 0,
                 ws_in=lambda: self.ws.events_in,
                 ws_connections=lambda: self.ws.connections,
+                loop_lag=self.ws.lag.recent,
                 udp_kernel_drops=lambda: self.udp.kernel_drops() if self.udp is not None else 0,
                 unsaved=lambda: (
                     sum(

@@ -48,6 +48,7 @@ class Sources:
     ws_in: Callable[[], int]
     ws_connections: Callable[[], int]
     udp_kernel_drops: Callable[[], int] = lambda: 0
+    loop_lag: Callable[[], float] = lambda: 0.0
     unsaved: Callable[[], int] = lambda: 0
     connections_refused: Counter[tuple[str, str]] = field(default_factory=Counter)
     logins_refused: Counter[str] = field(default_factory=Counter)
@@ -136,6 +137,12 @@ class AeselCollector:
         yield c
         g = GaugeMetricFamily("aesel_ws_connections", "Open WebSocket connections")
         g.add_metric([], s.ws_connections())
+        yield g
+        g = GaugeMetricFamily(
+            "aesel_loop_lag_seconds",
+            "How late the event loop ran at worst in the last 0.1 s (a 10 ms timer's lateness)",
+        )
+        g.add_metric([], s.loop_lag())
         yield g
         buckets: list[tuple[str, float]] = []
         acc = 0

@@ -57,7 +57,7 @@ from aesel.realtime.protocol import (
     error,
 )
 from aesel.services.bundle import Services
-from aesel.services.ingest import is_behind, stale
+from aesel.services.ingest import LoopLag, is_behind, stale
 from aesel.services.policy import OPEN, Principal
 from aesel.services.snapshot import Snapshots
 from aesel.tokens import bearer
@@ -223,6 +223,7 @@ class WsServer:
     ) -> None:
         self.services = services
         self.max_batch = max_batch  # inbound events applied together at most (see _ingest)
+        self.lag = LoopLag()  # how late the loop runs: how long inbound bytes may have waited
         self.hub = hub
         self.snapshots = Snapshots(
             services.scenes,
@@ -256,6 +257,7 @@ class WsServer:
         self.events_in = 0
 
     async def start(self, host: str, port: int) -> None:
+        self.lag.start()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
@@ -311,6 +313,7 @@ class WsServer:
                 conn.pending_pong = waiter
 
     async def stop(self) -> None:
+        self.lag.stop()
         if self._keepalive_task is not None:
             self._keepalive_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -368,9 +371,14 @@ class WsServer:
         conn.tokens, conn.refilled = float(self.command_burst), time.monotonic()
         # inbound events read while more messages are already queued, applied together
         inbound_batch: list[tuple[Inbound, int]] = []
-        empty_at = time.perf_counter_ns()  # when the connection last had nothing queued
+        # when this reader last woke up to a message after waiting for one (the message was read
+        # from the socket in that loop turn), and how late the loop was running then: how long
+        # its bytes may have waited in the kernel
+        idle, woke, woke_late = True, 0, 0.0
         try:
             async for message in conn:
+                if idle:
+                    idle, woke, woke_late = False, time.perf_counter_ns(), self.lag.recent()
                 self.received += 1
                 if not await self._writable(conn):
                     break
@@ -379,20 +387,18 @@ class WsServer:
                     cmds = self._refuse(conn, session, cmds)
                 for cmd in cmds:
                     if isinstance(cmd, Inbound):
-                        now = time.perf_counter_ns()
-                        if not inbound_batch and not _queued(conn):
-                            empty_at = now  # nothing else waits: the node keeps up
-                        inbound_batch.append((cmd, now))
+                        inbound_batch.append((cmd, time.perf_counter_ns()))
                         if _queued(conn) and len(inbound_batch) < self.max_batch:
                             continue  # more messages wait: read them before applying these
                     if inbound_batch:
-                        waited = (inbound_batch[0][1] - empty_at) / 1e9
+                        waited = (inbound_batch[0][1] - woke) / 1e9 + woke_late
                         self._ingest(conn, inbound_batch, is_behind(len(inbound_batch), waited))
                         inbound_batch = []
                     if not isinstance(cmd, Inbound):
                         await self._run(conn, session, cmd)
                 if session.state is not session.state.OPEN:
                     break
+                idle = not _queued(conn)  # then the next message is one it waits for
         except ConnectionClosed:
             pass
         finally:

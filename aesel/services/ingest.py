@@ -7,8 +7,9 @@ property services decide whether it may apply (rights come from the scene).
 Shedding stale updates: a transport that finds inbound events waiting (datagrams queued in
 the socket's receive buffer, messages queued on a WebSocket) reads them together. When the node
 is behind, that is, more than :data:`SHED_ABOVE` events are waiting and they waited more than
-:data:`SHED_AFTER` seconds (UDP: by the kernel's arrival stamps; a WebSocket: since the
-connection last had nothing queued), it asks :func:`stale` which of them a
+:data:`SHED_AFTER` seconds (UDP: by the kernel's arrival stamps; a WebSocket, whose bytes carry
+no arrival stamp: how late the event loop ran, :class:`LoopLag`, plus how long the messages
+were queued in the process), it asks :func:`stale` which of them a
 later one makes pointless: a bare transform update of an object superseded by a later bare
 transform update of the same object from the same sender (and naming the same device). Those
 are dropped (counted ``stale``), so the node catches up with the latest state of each object
@@ -19,6 +20,8 @@ actions) is applied, in order.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Hashable, Sequence
 
 from aesel.errors import Unauthenticated
@@ -47,6 +50,51 @@ def is_behind(waiting: int, waited: float) -> bool:
     """Whether ``waiting`` events read together, which waited ``waited`` seconds, mean the node
     is behind and sheds stale ones."""
     return waiting > SHED_ABOVE and waited > SHED_AFTER
+
+
+class LoopLag:
+    """How late this process's event loop runs: a timer due every ``every`` seconds notes how
+    late it fired. An idle loop fires it on time; a loop that was busy (callbacks back to back)
+    or stalled fires it late by about as long, and data that reached a socket meanwhile waited
+    in the kernel about as long before the loop read it.
+
+    :meth:`recent` is the largest lateness of the last ``window`` seconds, so a stall is still
+    seen by the reader that runs a turn or two after the timer noted it. Read by the WebSocket
+    shedding (a backlog's age: TCP bytes carry no arrival stamp) and exported as
+    ``aesel_loop_lag_seconds``. Costs one timer callback every ``every`` seconds.
+    """
+
+    def __init__(self, every: float = 0.01, window: float = 0.1) -> None:
+        self.every = every
+        self.window = window
+        self._late = 0.0  # the largest lateness of the window
+        self._late_at = 0.0  # when it was noted
+        self._due = 0.0
+        self._handle: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        self._due = time.monotonic() + self.every
+        self._handle = asyncio.get_running_loop().call_later(self.every, self._tick)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        late = max(0.0, now - self._due)
+        if late >= self._late or now - self._late_at > self.window:
+            self._late, self._late_at = late, now
+        self._due = now + self.every
+        self._handle = asyncio.get_running_loop().call_later(self.every, self._tick)
+
+    def recent(self) -> float:
+        """Seconds the loop ran late at worst in the last ``window``, this turn included (how
+        long past due the next tick already is); 0 when not started."""
+        now = time.monotonic()
+        noted = self._late if now - self._late_at <= self.window else 0.0
+        return noted if self._handle is None else max(noted, now - self._due)
 
 
 def stale(events: Sequence[tuple[Inbound, Hashable]]) -> list[bool]:

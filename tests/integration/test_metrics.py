@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -12,6 +14,11 @@ from aesel.app import Node
 from tests.conftest import register
 
 pytestmark = pytest.mark.integration
+
+
+def stall(seconds: float) -> None:
+    """Holds the node's loop (the test shares it): a callback that does not return."""
+    time.sleep(seconds)
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -48,3 +55,16 @@ async def test_metrics_count_events_deliveries_drops_and_latency(
     assert m[("aesel_delivery_latency_seconds_count", ())] == 2
     assert m[("aesel_slow_consumer_disconnects_total", ())] == 0
     assert m[("aesel_outbox_depth", ())] == 0
+
+
+async def test_loop_lag_shows_a_stalled_loop(http: httpx.AsyncClient, node: Node) -> None:
+    def lag() -> float:
+        return samples(r.text)[("aesel_loop_lag_seconds", ())]
+
+    await asyncio.sleep(0.15)  # the node's start-up, moments ago, is out of the lag's window
+    r = await http.get("/metrics")
+    assert lag() < 0.05  # idle
+    stall(0.2)
+    await asyncio.sleep(0.02)  # the timer fires, late
+    r = await http.get("/metrics")
+    assert lag() >= 0.15

@@ -138,6 +138,39 @@ async def test_a_udp_burst_after_a_pause_is_not_shed_when_the_node_keeps_up(
     assert node.udp is not None and node.udp.batches >= 1  # they were read together
 
 
+async def test_a_websocket_burst_after_a_pause_is_not_shed_when_the_node_keeps_up(
+    http: httpx.AsyncClient, node: Node
+) -> None:
+    """The WebSocket twin of the UDP case: a publisher that sent one update, paused, then sent a
+    burst of one object's updates in one write. The node was idle (its loop on time), so the
+    burst did not wait and every update reaches the subscriber."""
+    keys = await objects(http)
+    url = f"ws://127.0.0.1:{node.ws_port}/"
+    async with connect(url, compression=None) as sub, connect(url, compression=None) as pub:
+        await sub.recv()
+        await pub.recv()
+        await sub.send(orjson.dumps({"type": "subscribe", "scene": "s"}).decode())
+        assert orjson.loads(await sub.recv())["type"] == "snapshot"
+        n = SHED_ABOVE * 3
+        frames = [
+            orjson.dumps({"msg_type": 1, "key": keys[0], "scene": "s", "transform": at(x)})
+            for x in range(n + 1)
+        ]
+        await pub.send(frames[0].decode())  # a lone update: the node reads it at once
+        assert orjson.loads(await sub.recv())["events"][0]["data"]["transform"][3] == 0.0
+        await asyncio.sleep(SHED_AFTER * 4)  # the pause: the node's loop idles
+        for f in frames[1:]:  # the burst, in one write
+            pub.protocol.send_text(f)
+        pub.send_data()  # type: ignore[attr-defined]
+        got: list[float] = []
+        while len(got) < n:
+            msg = orjson.loads(await asyncio.wait_for(sub.recv(), 5))
+            got += [e["data"]["transform"][3] for e in msg["events"]]
+    assert got == [float(x) for x in range(1, n + 1)]
+    assert node.services.drops["stale"] == 0
+    assert node.ws.events_in == n + 1
+
+
 async def test_a_websocket_burst_sheds_stale_updates_too(
     http: httpx.AsyncClient, node: Node
 ) -> None:
