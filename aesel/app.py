@@ -268,7 +268,7 @@ class Node:
 
         self.recording_store = self.backends.recordings or FileRecordings(settings.data_dir)
         scenes = self.services.scenes
-        recorder = Recorder(self.recording_store, scenes, flush_interval=flush)
+        recorder = Recorder(self.recording_store, scenes, flush_interval=flush, drops=drops)
         self.bus.subscribe(recorder.on_event)
         if self._kafka_bus is not None:
             self._kafka_bus.wants = wants

@@ -9,6 +9,25 @@ writes the buffers to the :class:`~aesel.storage.base.RecordingStore` every ``fl
 seconds, so a crash loses at most the events of the last interval (the store trims a torn tail
 at the next start). Stopping flushes the rest and finishes the file.
 
+**The store away.** Bytes leave a recording's memory only when the store acknowledged them. An
+append that fails (MongoDB away, a full disk: ``BackendUnavailable``) keeps its bytes as the
+recording's *in-flight* chunk, which the next flush hands the store again, unchanged (the store
+makes that retry idempotent: ``RecordingStore.append_recording``), before anything recorded
+since; events go on being buffered behind it, in order. An outage therefore delays a recording
+and loses nothing, up to :data:`MAX_PENDING` bytes not yet stored per recording: past that, the
+recording's new events are dropped (counted as ``recording_overflow`` in ``aesel_drops_total``,
+logged rate-limited), leaving a gap. Failed flushes are logged rate-limited too, one line each,
+not a traceback. A flush that finds the store away does not try the other recordings (each
+would wait out the same timeout); the one that failed is tried last next time.
+
+**Stopping.** A stop ends the recording at once: no later event is recorded. It then writes what
+is pending and finishes the recording in the store; when the store fails, the stop raises (503,
+``backend unavailable``) and the recording stays on this node, *stopping*, with everything
+pending: each flush retries it, and finishes it as soon as the store takes it. Stopping it again
+(or deleting it) retries at once; once finished, a stop answers the finished recording. A node
+shut down while its store is away loses the pending bytes (logged with their number); the store
+keeps what it acknowledged, finished by the next start's recovery.
+
 **Replay.** :class:`Replays` validates the *whole* recording first (a corrupt or truncated one
 is refused with ``corrupt_recording`` before any event is sent), then a task sends each event
 when its time comes, scaled by the speed (0.1x to 10x), as an ordinary change through the
@@ -34,12 +53,14 @@ import contextlib
 import itertools
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from aesel.errors import AeselError, BadRequest, NotFound
+from aesel.errors import AeselError, BackendUnavailable, BadRequest, NotFound
+from aesel.logutil import LogLimiter
 from aesel.model import recording as rec
 from aesel.model.codes import MsgType
 from aesel.model.event import Event
@@ -56,6 +77,10 @@ log = logging.getLogger(__name__)
 MIN_SPEED, MAX_SPEED = 0.1, 10.0
 
 
+def _why(e: Exception) -> str:
+    return e.message if isinstance(e, AeselError) else repr(e)
+
+
 async def _require(scenes: SceneService, scene: str, who: Principal, action: Action) -> None:
     """``action`` on ``scene``; whoever sees everything may also reach the recordings of a
     scene deleted since."""
@@ -63,12 +88,24 @@ async def _require(scenes: SceneService, scene: str, who: Principal, action: Act
         await scenes.get(scene, who, action)
 
 
+#: Bytes a recording may hold that its store has not acknowledged. At a busy scene's rate
+#: (1000 events a second of about 300 bytes) that is some three minutes of the store away; past
+#: it, a recording drops new events rather than let a long outage take the node's memory.
+MAX_PENDING = 64 << 20
+#: An append carries at most this (or one larger record): far below MongoDB's 16 MiB document
+#: limit however much piled up during an outage, and a retry resends no more than this.
+MAX_CHUNK = 1 << 20
+
+
 @dataclass(slots=True)
 class _Active:
     info: RecordingInfo
     t0: int  # monotonic ns at start
-    buffer: list[bytes] = field(default_factory=list)
-    events: int = 0
+    buffer: list[bytes] = field(default_factory=list)  # records not yet handed to the store
+    inflight: bytes | None = None  # handed to the store and not acknowledged: resent as it is
+    pending: int = 0  # bytes in ``inflight`` and ``buffer``
+    events: int = 0  # events in the recording (stored or pending)
+    stopping: bool = False  # stopped: no more events; finished once the store takes it
 
 
 class Recorder:
@@ -80,18 +117,24 @@ class Recorder:
         scenes: SceneService,
         *,
         flush_interval: float = 0.1,
+        drops: Counter[str] | None = None,
+        max_pending: int = MAX_PENDING,
         now_ns: Callable[[], int] = time.time_ns,
         mono_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self.store = store
         self.scenes = scenes
         self.flush_interval = flush_interval
+        self.drops = drops if drops is not None else Counter()
+        self.max_pending = max_pending
         self.now_ns = now_ns
         self.mono_ns = mono_ns
-        self._active: dict[str, _Active] = {}  # recording id -> state
-        self._by_scene: dict[str, list[_Active]] = {}
+        self._active: dict[str, _Active] = {}  # recording id -> state, stopping ones included
+        self._by_scene: dict[str, list[_Active]] = {}  # the ones recording events
         self._lock = asyncio.Lock()  # one writer of the store at a time
         self._task: asyncio.Task[None] | None = None
+        self._overflow = LogLimiter(log)
+        self._failures = LogLimiter(log)
 
     # -- the bus handler: synchronous, no awaits ------------------------------------------
 
@@ -105,7 +148,16 @@ class Recorder:
             return
         now = self.mono_ns()
         for a in active:
-            a.buffer.append(rec.event(max(0, now - a.t0), event.payload))
+            record = rec.event(max(0, now - a.t0), event.payload)
+            if a.pending + len(record) > self.max_pending:
+                self.drops["recording_overflow"] += 1
+                self._overflow.warning(
+                    "recording %s: %d bytes not stored yet (the store is away?), event dropped",
+                    a.info.id, a.pending,
+                )  # fmt: skip
+                continue
+            a.buffer.append(record)
+            a.pending += len(record)
             a.events += 1
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -118,11 +170,18 @@ class Recorder:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
+            async with self._lock:  # never cancel a write half done: let the flush end
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         for a in list(self._active.values()):
-            await self._finish(a)
+            try:
+                await self._finish(a)
+            except Exception as e:
+                log.error(
+                    "recording %s: not finished at shutdown, %d bytes (%d events in all) lost: %s",
+                    a.info.id, a.pending, a.events, _why(e),
+                )  # fmt: skip
 
     async def _flusher(self) -> None:
         while True:
@@ -133,26 +192,61 @@ class Recorder:
                 log.exception("recordings: flush failed")
 
     async def flush(self) -> None:
+        """Hand the store every recording's pending bytes, and finish the stopping ones. A
+        failure leaves a recording's bytes pending for the next flush; it does not raise."""
         async with self._lock:
             for a in list(self._active.values()):
-                await self._write(a)
+                try:
+                    await self._write(a)
+                    if a.stopping:
+                        await self._seal(a)
+                except Exception as e:
+                    self._failures.warning(
+                        "recording %s: store failed, %d bytes pending, will retry: %s",
+                        a.info.id, a.pending, _why(e),
+                    )  # fmt: skip
+                    # tried last next time, so one that keeps failing holds up no other
+                    self._active[a.info.id] = self._active.pop(a.info.id)
+                    if isinstance(e, BackendUnavailable):
+                        break  # the store is away: the next ones would wait out the same timeout
 
     async def _write(self, a: _Active) -> None:
-        if a.buffer:
-            data = b"".join(a.buffer)
-            a.buffer.clear()
-            await self.store.append_recording(a.info.id, data)
+        """Append ``a``'s pending bytes, in order, in chunks of at most ``MAX_CHUNK``; raises
+        what the store raises, the chunk it failed on kept in flight for the next try. Only
+        what is buffered on entry is written: a stream faster than the store cannot hold the
+        lock forever."""
+        left = len(a.buffer)
+        while a.inflight is not None or left:
+            if a.inflight is None:
+                n, size = 1, len(a.buffer[0])
+                while n < left and size + len(a.buffer[n]) <= MAX_CHUNK:
+                    size += len(a.buffer[n])
+                    n += 1
+                a.inflight = b"".join(a.buffer[:n])
+                del a.buffer[:n]
+                left -= n
+            await self.store.append_recording(a.info.id, a.inflight)
+            a.pending -= len(a.inflight)
+            a.inflight = None
+
+    async def _seal(self, a: _Active) -> None:
+        await self.store.finish_recording(a.info.id)
+        self._active.pop(a.info.id, None)
 
     async def _finish(self, a: _Active) -> None:
-        self._active.pop(a.info.id, None)
+        """End recording ``a`` (no later event is recorded), write what it holds and finish it;
+        when the store fails this raises, and ``a`` stays, stopping, for the flusher or the next
+        stop to finish."""
+        a.stopping = True
         on_scene = self._by_scene.get(a.info.scene, [])
         if a in on_scene:
             on_scene.remove(a)
             if not on_scene:
                 del self._by_scene[a.info.scene]
         async with self._lock:
-            await self._write(a)
-            await self.store.finish_recording(a.info.id)
+            if self._active.get(a.info.id) is a:  # else the flusher finished it meanwhile
+                await self._write(a)
+                await self._seal(a)
 
     # -- the API --------------------------------------------------------------------------
 
@@ -174,10 +268,11 @@ class Recorder:
         raise NotFound(f"no recording {id!r} of scene {scene!r}")
 
     async def stop(self, scene: str, id: str, who: Principal) -> RecordingInfo:
-        """Stop recording ``id`` (a stopped one stays stopped)."""
-        await self._get(scene, id, who, Action.ADMIN)
+        """Stop recording ``id`` (a stopped one stays stopped). A running one is found without
+        the store, so a stop ends it even while the store is away (then raising)."""
         a = self._active.get(id)
-        if a is not None:
+        if a is not None and a.info.scene == scene:
+            await _require(self.scenes, scene, who, Action.ADMIN)
             await self._finish(a)
         return await self._get(scene, id, who, Action.ADMIN)
 

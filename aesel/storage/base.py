@@ -386,13 +386,24 @@ class RecordingStore(Protocol):
     before ``finish_recording``). The store does not interpret the bytes, except
     ``recover_recordings``, which trims a recording left active by a crash to its last whole
     record (``aesel.model.recording.complete_prefix``) and finishes it.
+
+    Failures (``BackendUnavailable``: the store is away, the disk full) are retried by the
+    caller, so every write is redoable; see each method.
     """
 
-    async def create_recording(self, info: RecordingInfo, first: bytes) -> None: ...
+    async def create_recording(self, info: RecordingInfo, first: bytes) -> None:
+        """A new active recording holding ``first``; when it raises, the caller gives up on it
+        (it may stay listed, active, until the next ``recover_recordings`` finishes it)."""
 
-    async def append_recording(self, id: str, data: bytes) -> None: ...
+    async def append_recording(self, id: str, data: bytes) -> None:
+        """``data`` after everything appended so far, all of it when it returns. When it
+        raises, the caller's next call for ``id`` is the same ``data`` again (a retry), and the
+        recording holds it once, whether or not the failed attempt reached the store: a torn
+        append is cut back, a landed one is overwritten."""
 
-    async def finish_recording(self, id: str) -> None: ...
+    async def finish_recording(self, id: str) -> None:
+        """Durable and no longer active. When it raises, the recording is still active, holds
+        every append, and ``finish_recording`` may be called again."""
 
     async def recordings(self, scene: str | None = None) -> list[RecordingInfo]:
         """The stored recordings (of ``scene``, or all), oldest first."""

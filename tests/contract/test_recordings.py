@@ -7,13 +7,16 @@ never finished its recording, as after ``kill -9`` of the node (the process test
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pymongo.errors import NetworkTimeout
 
+from aesel.errors import BackendUnavailable
 from aesel.model import recording as rec
 from aesel.storage.base import RecordingInfo
 from tests.contract.conftest import EMBEDDED_OR_MONGO
@@ -131,10 +134,146 @@ async def test_a_restarted_node_leaves_another_nodes_recording_alone(
 
 
 @MONGO_ONLY
-async def test_a_retried_append_is_not_written_twice(make: Callable[..., Any]) -> None:
+async def test_writing_the_same_part_twice_stores_it_once(make: Callable[..., Any]) -> None:
     s = await make()
     await s.create_recording(info("d"), first("d"))
-    await s.append_recording("d", events(1))
-    await s._append("d", 1, events(1))  # the same part again: its answer was lost, say
+    size = len(first("d")) + len(events(1))
+    for _ in range(2):  # the same part again: its answer was lost, say
+        await s._append("d", 1, events(1), size)
+    [live] = await s.recordings()
+    assert live.size == size
     await s.finish_recording("d")
     assert await s.read_recording("d") == first("d") + events(1)
+
+
+class AnswerLost:
+    """A collection whose first write of a part reaches the server, and whose answer does not
+    reach the client (a timeout after the write)."""
+
+    def __init__(self, col: Any) -> None:
+        self.col = col
+        self.lost = False
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self.col, name)
+        if name not in ("insert_one", "replace_one", "update_one") or self.lost:
+            return real
+
+        async def write(*args: Any, **kw: Any) -> Any:
+            await real(*args, **kw)
+            self.lost = True
+            raise NetworkTimeout("timed out")
+
+        return write
+
+
+@MONGO_ONLY
+async def test_an_append_retried_after_its_answer_was_lost_is_stored_once(
+    make: Callable[..., Any],
+) -> None:
+    from aesel.storage.mongo.recordings import PARTS
+
+    s = await make()
+    await s.create_recording(info("t"), first("t"))
+    parts, col = AnswerLost(s.col(PARTS)), s.col
+    s.col = lambda name: parts if name == PARTS else col(name)
+    with pytest.raises(BackendUnavailable):
+        await s.append_recording("t", events(2))  # it landed; the recorder cannot know
+    assert parts.lost
+    await s.append_recording("t", events(2))  # the recorder's retry: the same bytes
+    await s.append_recording("t", events(4, 2))
+    data = first("t") + events(4)
+    [live] = await s.recordings()
+    assert await s.read_recording("t") == data and live.size == len(data)
+    await s.finish_recording("t")
+    assert await s.read_recording("t") == data
+
+
+# a full disk, at the lowest point: the os.write calls of the file store
+FILES_ONLY = pytest.mark.parametrize("make", [EMBEDDED_OR_MONGO[0]], indirect=True)
+
+
+class FullDisk:
+    """``os.write`` on one descriptor, failing once as a disk that fills up does: ``torn``
+    writes half the bytes and raises ENOSPC; ``short`` writes half, returns that count, and the
+    next write raises ENOSPC."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, fd: int, how: str) -> None:
+        self.fd, self.how, self.calls = fd, how, 0
+        self.real = os.write
+        monkeypatch.setattr(os, "write", self.write)
+
+    def write(self, fd: int, data: Any) -> int:
+        if fd != self.fd or self.calls >= (1 if self.how == "torn" else 2):
+            return self.real(fd, data)
+        self.calls += 1
+        if self.calls == 1:
+            n = self.real(fd, bytes(data)[: len(data) // 2])
+            if self.how == "short":
+                return n
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@FILES_ONLY
+@pytest.mark.parametrize("how", ["torn", "short"])
+async def test_a_failed_append_leaves_the_file_as_it_was(
+    make: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    s = await make()
+    await s.create_recording(info("f"), first("f"))
+    await s.append_recording("f", events(2))
+    before = await s.read_recording("f")
+    disk = FullDisk(monkeypatch, s._open["f"], how)
+    with pytest.raises(BackendUnavailable):
+        await s.append_recording("f", events(5, 2))
+    assert disk.calls == (1 if how == "torn" else 2)
+    assert await s.read_recording("f") == before  # not a torn record in the middle
+    await s.append_recording("f", events(5, 2))  # the retry, once there is room
+    await s.append_recording("f", events(6, 5))
+    await s.finish_recording("f")
+    data = await s.read_recording("f")
+    assert data == first("f") + events(6)
+    assert [e.payload["t"] for e in rec.decode(data)[1]] == list(range(6))
+
+
+@FILES_ONLY
+async def test_a_failed_create_leaves_nothing(
+    make: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    s = await make()
+    real = os.write
+
+    def full(fd: int, data: Any) -> int:
+        real(fd, bytes(data)[:5])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(BackendUnavailable):
+        await s.create_recording(info("g"), first("g"))
+    monkeypatch.undo()
+    assert await s.recordings() == [] and list((tmp_path / "recordings").iterdir()) == []
+    await s.create_recording(info("g"), first("g"))  # the id was not taken
+    await s.finish_recording("g")
+    assert await s.read_recording("g") == first("g")
+
+
+@FILES_ONLY
+async def test_a_failed_finish_can_be_called_again(
+    make: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = await make()
+    await s.create_recording(info("h"), first("h"))
+    await s.append_recording("h", events(3))
+
+    def broken(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", broken)
+    with pytest.raises(BackendUnavailable):
+        await s.finish_recording("h")
+    monkeypatch.undo()
+    [i] = await s.recordings()
+    assert i.active
+    await s.finish_recording("h")
+    [i] = await s.recordings()
+    assert not i.active and await s.read_recording("h") == first("h") + events(3)

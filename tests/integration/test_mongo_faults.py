@@ -21,6 +21,7 @@ import pytest
 
 from aesel.app import Node
 from aesel.config import Settings
+from aesel.model import recording as rec
 from tests.engines import ENGINES_CACHE, Engines, clear_neo4j
 
 pytestmark = pytest.mark.integration
@@ -156,4 +157,72 @@ async def test_mongodb_away_and_back(node: Node, mongo: Mongo, device_socket: An
             await asyncio.sleep(0.1)
         stored = await node.store.get_object(streamed)
         assert stored is not None and list(stored.transform) == moved
+        sender.close()
+
+
+async def test_a_recording_loses_nothing_while_mongodb_is_away(node: Node, mongo: Mongo) -> None:
+    """Events streamed over UDP while MongoDB is away are recorded once it is back, in order and
+    once each; a stop asked while it is away answers 503 and can be asked again."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}", timeout=10) as http:
+        await http.put("/v1/scene/rf", json={"scenes": [{"name": "rec"}]})
+        made = await http.post("/v1/scene/rf/object", json={"objects": [{"name": "o"}]})
+        key = made.json()["objects"][0]["key"]
+        rid = (await http.post("/v1/scene/rf/recordings")).json()["id"]
+        seen: list[dict[str, Any]] = []
+        arrived = asyncio.Event()
+
+        def handler(e: Any) -> None:
+            if e.scene == "rf":
+                seen.append(e.payload)
+                arrived.set()
+
+        node.bus.subscribe(handler)
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        streaming = True
+
+        async def stream() -> None:  # one update at a time: each published before the next
+            x = 0.0
+            while streaming:
+                x += 1
+                arrived.clear()
+                moved = [*T[:3], x, *T[4:]]
+                event = {"msg_type": 1, "key": key, "scene": "rf", "transform": moved}
+                sender.sendto(orjson.dumps(event), ("127.0.0.1", node.udp_port))
+                await asyncio.wait_for(arrived.wait(), 5)
+
+        task = asyncio.get_running_loop().create_task(stream())
+        state = node.recordings.recorder._active[rid]
+
+        async def until(cond: Any) -> None:
+            for _ in range(3000):
+                if cond():
+                    return
+                await asyncio.sleep(0.01)
+            raise AssertionError("condition not met in time")
+
+        await until(lambda: len(seen) >= 20)
+        mongo.stop()
+        await until(lambda: state.inflight is not None)  # an append failed; events go on
+        n = len(seen)
+        await until(lambda: len(seen) >= n + 50)
+        mongo.start()
+        await mongo.ready()
+        await until(lambda: state.inflight is None and len(seen) >= n + 100)  # written since
+        streaming = False
+        await task
+
+        mongo.stop()
+        r = await http.post(f"/v1/scene/rf/recordings/{rid}/stop")
+        assert r.status_code == 503 and r.json()["err_code"] == 101, r.text
+        mongo.start()
+        await mongo.ready()
+        deadline = asyncio.get_running_loop().time() + 30
+        while (r := await http.post(f"/v1/scene/rf/recordings/{rid}/stop")).status_code != 200:
+            assert asyncio.get_running_loop().time() < deadline, r.text
+            await asyncio.sleep(0.2)
+        assert r.json()["recording"] is False
+        _, entries = rec.decode((await http.get(f"/v1/scene/rf/recordings/{rid}")).content)
+        assert [e.payload for e in entries] == seen  # every event, in order, once
+        xs = [e.payload["transform"][3] for e in entries]
+        assert xs == sorted(set(xs)) and len(xs) > n + 100
         sender.close()

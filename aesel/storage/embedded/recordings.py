@@ -2,31 +2,65 @@
 
 Each recording is two files named by its id: ``<id>.json`` (id, scene, start time), written
 once, and the record file, ``<id>.part`` while the recorder appends to it, renamed to
-``<id>.rec`` when it stops. An append is one ``write`` to a file opened for appending, so once
-it returns the bytes are in the kernel and survive ``kill -9`` of the process; ``finish``
-fsyncs. After a crash, ``recover_recordings`` (at start) cuts each ``.part`` back to its last
-whole record and renames it. Single node only.
+``<id>.rec`` when it stops. An append writes all its bytes to a file opened for appending, so
+once it returns they are in the kernel and survive ``kill -9`` of the process; ``finish``
+fsyncs. An append that fails (a full disk: a short write, then ``ENOSPC``) cuts the file back
+to the size it had before the call and raises ``BackendUnavailable``, so the file only ever
+holds whole appends and a retry of the same bytes follows the last one that succeeded; a
+finish that fails can be called again. After a crash, ``recover_recordings`` (at start) cuts
+each ``.part`` back to its last whole record and renames it. Single node only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import orjson
 
+from aesel.errors import BackendUnavailable
 from aesel.model import recording as rec
 from aesel.storage.base import RecordingInfo
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+T = TypeVar("T")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """All of ``data``, or ``OSError``: a short write (a disk filling up) is continued, and the
+    next ``write`` says why it cannot go on."""
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        if n == 0:
+            raise OSError(errno.ENOSPC, "write made no progress")
+        view = view[n:]
+
+
+def _cut(fd: int, end: int) -> None:
+    """The file back to ``end`` bytes, if a failed append left more."""
+    if os.fstat(fd).st_size != end:
+        os.ftruncate(fd, end)
+
+
+async def _io(what: str, call: Callable[[], T]) -> T:
+    try:
+        return await asyncio.to_thread(call)
+    except OSError as e:  # a full disk, mostly: the store is unavailable until it has room
+        raise BackendUnavailable(f"cannot {what}: {e.strerror or e}") from e
 
 
 class FileRecordings:
     def __init__(self, data_dir: Path) -> None:
         self.root = Path(data_dir) / "recordings"
         self._open: dict[str, int] = {}  # id -> descriptor of its .part file
+        self._end: dict[str, int] = {}  # id -> bytes in its .part after the last append
 
     def _path(self, id: str, suffix: str) -> Path | None:
         # ids are ours, but a URL can carry anything: never leave the directory
@@ -39,29 +73,54 @@ class FileRecordings:
 
         def create() -> int:
             self.root.mkdir(parents=True, exist_ok=True)
-            doc = {"id": info.id, "scene": info.scene, "started": info.started}
-            meta.write_bytes(orjson.dumps(doc))
+            # the record file first: an id already taken fails here, before anything is written
             fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-            os.write(fd, first)
+            try:
+                doc = {"id": info.id, "scene": info.scene, "started": info.started}
+                meta.write_bytes(orjson.dumps(doc))
+                _write_all(fd, first)
+            except OSError:
+                os.close(fd)
+                for path in (part, meta):  # a failed create leaves nothing behind
+                    with contextlib.suppress(OSError):
+                        path.unlink(missing_ok=True)
+                raise
             return fd
 
-        self._open[info.id] = await asyncio.to_thread(create)
+        self._open[info.id] = await _io("create recording", create)
+        self._end[info.id] = len(first)
 
     async def append_recording(self, id: str, data: bytes) -> None:
-        fd = self._open[id]
-        await asyncio.to_thread(os.write, fd, data)
+        fd, end = self._open[id], self._end[id]
+
+        def append() -> None:
+            try:
+                _cut(fd, end)
+                _write_all(fd, data)
+            except OSError:
+                with contextlib.suppress(OSError):  # else the next append or finish cuts it
+                    os.ftruncate(fd, end)
+                raise
+
+        await _io("append to recording", append)
+        self._end[id] = end + len(data)
 
     async def finish_recording(self, id: str) -> None:
-        fd = self._open.pop(id)
         part, done = self._path(id, ".part"), self._path(id, ".rec")
         assert part is not None and done is not None
+        fd = self._open.get(id)
+        if fd is not None:  # else a finish that failed at the rename: redo that
+            end = self._end[id]
 
-        def finish() -> None:
-            os.fsync(fd)
-            os.close(fd)
-            part.rename(done)
+            def sync() -> None:
+                _cut(fd, end)
+                os.fsync(fd)
 
-        await asyncio.to_thread(finish)
+            await _io("finish recording", sync)  # when it fails, nothing changed: call again
+            del self._open[id], self._end[id]
+            with contextlib.suppress(OSError):  # the descriptor is released whatever it says
+                os.close(fd)
+        await _io("finish recording", lambda: part.rename(done))
 
     def _info(self, meta: Path) -> RecordingInfo | None:
         try:

@@ -12,6 +12,13 @@ recording that the next seal finishes. Recovery after a crash (:meth:`recover_re
 a recording back to its last whole record, as the files do; a normal finish stores the bytes as
 appended.
 
+Appends are idempotent. The part number moves on only once the server acknowledged the part, so
+the recorder's retry of an append that raised (MongoDB away, or a timeout after the write reached
+the server) writes the same part again; writing part ``(r, n)`` replaces what is stored under
+that number (an upsert, on the unique index over ``(r, n)``), and the recording's ``size`` is set
+to the bytes appended so far, not incremented. A retried append is therefore stored once,
+whether or not its first attempt landed.
+
 The ``recordings`` collection holds one document per recording (``scene``, ``started``,
 ``size``, ``active`` and ``owner``, the node recording it). A node shares the store with the
 others of a cluster, so :meth:`MongoRecordings.recover_recordings` (at start) seals only the
@@ -31,7 +38,6 @@ from typing import Any
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
 from pymongo import ASCENDING
-from pymongo.errors import DuplicateKeyError
 
 from aesel.model import recording as rec
 from aesel.storage.base import RecordingInfo
@@ -56,7 +62,8 @@ class MongoRecordings(MongoDb):
     def __init__(self, url: str, *, owner: str, timeout: float = 5.0) -> None:
         super().__init__(url, timeout=timeout)
         self.owner = owner
-        self._next: dict[str, int] = {}  # recording id -> next part number, while recording
+        # recording id -> (next part number, bytes appended), while recording
+        self._next: dict[str, tuple[int, int]] = {}
         self._bucket: AsyncGridFSBucket | None = None
 
     @property
@@ -79,26 +86,26 @@ class MongoRecordings(MongoDb):
         self._bucket = None
         await super().close()
 
-    async def _append(self, id: str, n: int, data: bytes) -> None:
+    async def _append(self, id: str, n: int, data: bytes, size: int) -> None:
+        """Part ``n`` of ``id``, and ``size`` the recording's bytes with it; redoing it changes
+        nothing (the part is replaced, the size set)."""
         with translated("append recording"):
-            try:
-                await self.col(PARTS).insert_one({"r": id, "n": n, "data": data})
-            except DuplicateKeyError:
-                return  # a retry of an append that landed: already there
-            await self.col(RECORDINGS).update_one({"_id": id}, {"$inc": {"size": len(data)}})
+            part = {"r": id, "n": n, "data": data}
+            await self.col(PARTS).replace_one({"r": id, "n": n}, part, upsert=True)
+            await self.col(RECORDINGS).update_one({"_id": id}, {"$set": {"size": size}})
 
     async def create_recording(self, info: RecordingInfo, first: bytes) -> None:
         doc = {"_id": info.id, "scene": info.scene, "started": info.started, "size": 0,
                "active": True, "owner": self.owner}  # fmt: skip
         with translated("create recording"):
             await self.col(RECORDINGS).insert_one(doc)
-        self._next[info.id] = 1
-        await self._append(info.id, 0, first)
+        self._next[info.id] = (0, 0)
+        await self.append_recording(info.id, first)
 
     async def append_recording(self, id: str, data: bytes) -> None:
-        n = self._next[id]
-        self._next[id] = n + 1  # before the call: a failed append leaves a harmless gap
-        await self._append(id, n, data)
+        n, size = self._next[id]
+        await self._append(id, n, data, size + len(data))
+        self._next[id] = (n + 1, size + len(data))  # after the call: a retry rewrites part n
 
     async def _parts(self, id: str) -> bytes:
         with translated("read recording"):
