@@ -509,3 +509,22 @@ async def test_path_composes_links_along_the_shortest_chain(scenes: Any) -> None
     ad = DeviceTransform(translation=(5, 5, 5))
     await scenes.put_link("a", "d", ad)
     assert tf.close(await scenes.path_transform("a", "d"), ad.matrix())
+
+
+async def test_neo4j_reads_of_what_does_not_exist_yet_log_nothing(
+    engines: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A new database has no labels, relationship types or property keys yet, and Neo4j warns
+    of each one a query names: one log line per read until the first write. Those are asked
+    off; a query's other notifications (deprecations, performance) still come."""
+    from aesel.storage.neo4j import Neo4jSceneStore
+
+    s = Neo4jSceneStore(engines.urls["AESEL_NEO4J_URL"])
+    await s.open()
+    try:
+        with caplog.at_level("INFO", logger="neo4j.notifications"):
+            # a label and a property key that no aesel store ever writes, through its driver
+            await s._driver.execute_query("MATCH (n:NeverWritten) RETURN n.never_written")  # type: ignore[union-attr]
+        assert [r.getMessage() for r in caplog.records if r.name == "neo4j.notifications"] == []
+    finally:
+        await s.close()

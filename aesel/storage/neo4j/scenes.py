@@ -27,7 +27,12 @@ from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import orjson
-from neo4j import AsyncDriver, AsyncGraphDatabase, RoutingControl
+from neo4j import (
+    AsyncDriver,
+    AsyncGraphDatabase,
+    NotificationDisabledClassification,
+    RoutingControl,
+)
 from neo4j.exceptions import ConstraintError, DriverError, Neo4jError
 
 from aesel.errors import BackendUnavailable, Conflict
@@ -98,6 +103,9 @@ class Neo4jSceneStore:
         self._driver = AsyncGraphDatabase.driver(
             self.url, auth=self._auth, connection_timeout=t, connection_acquisition_timeout=t,
             max_transaction_retry_time=t,
+            # "label/relationship type/property key does not exist": every read of a store that
+            # has none yet (a new database) would log one; the other notifications stay on
+            notifications_disabled_classifications=[NotificationDisabledClassification.UNRECOGNIZED],
         )  # fmt: skip
         try:
             async with translated(f"open {self.url}", t):
