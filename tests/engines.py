@@ -27,6 +27,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINES_SH = ROOT / "scripts" / "engines.sh"
+# Running servers to use, taken out of the environment as the tests load: they are also aesel's
+# own settings, and every node a test starts would otherwise read them and run on these
+# servers, the "embedded" ones too.
+GIVEN = {k: os.environ.pop(k, "") for k in ("AESEL_MONGO_URL", "AESEL_NEO4J_URL")}
 
 
 class Engines:
@@ -37,7 +41,7 @@ class Engines:
         self.run: Path | None = None
 
     def start(self) -> None:
-        given = {k: os.environ.get(k, "") for k in ("AESEL_MONGO_URL", "AESEL_NEO4J_URL")}
+        given = GIVEN
         if all(given.values()):
             self.urls = given
             return
