@@ -185,6 +185,12 @@ def wait_until(cond: Callable[[], bool], timeout: float = 5.0, interval: float =
         time.sleep(interval)
 
 
+def stall(seconds: float) -> None:
+    """Holds the running event loop (a node in the test's own loop shares it) for ``seconds``:
+    a callback that does not return, as a node short of CPU has."""
+    time.sleep(seconds)
+
+
 def burst(device: socket.socket, until: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
     """What ``device`` receives of a burst of updates sent back to back, up to and including the
     first event ``until`` accepts. A node that falls behind sheds superseded transform updates

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import httpx
@@ -11,14 +10,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from aesel.app import Node
-from tests.conftest import register
+from tests.conftest import register, stall
 
 pytestmark = pytest.mark.integration
-
-
-def stall(seconds: float) -> None:
-    """Holds the node's loop (the test shares it): a callback that does not return."""
-    time.sleep(seconds)
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -10,8 +10,10 @@ that did not wait (after a pause, the node idle) is applied whole.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -22,7 +24,7 @@ from websockets.asyncio.client import connect
 from aesel.app import Node
 from aesel.model.inbound import BareTransform, bare_transform
 from aesel.services.ingest import SHED_ABOVE, SHED_AFTER, is_behind, stale
-from tests.conftest import register
+from tests.conftest import register, stall
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +44,7 @@ def bt(key: str, x: float, device: str | None = None) -> BareTransform:
 
 def busy() -> None:
     """The node shares this loop: holding it is the node being busy (not waiting for work)."""
-    time.sleep(SHED_AFTER * 2)
+    stall(SHED_AFTER * 2)
 
 
 def test_only_a_backlog_that_waited_is_shed_and_only_superseded_bare_transforms() -> None:
@@ -138,6 +140,19 @@ async def test_a_udp_burst_after_a_pause_is_not_shed_when_the_node_keeps_up(
     assert node.udp is not None and node.udp.batches >= 1  # they were read together
 
 
+@contextlib.asynccontextmanager
+async def publisher_and_subscriber(node: Node) -> AsyncIterator[tuple[Any, Any]]:
+    """Two WebSocket clients of ``node``, welcomed; the second subscribed to scene ``s``, its
+    snapshot read."""
+    url = f"ws://127.0.0.1:{node.ws_port}/"
+    async with connect(url, compression=None) as pub, connect(url, compression=None) as sub:
+        await pub.recv()
+        await sub.recv()
+        await sub.send(orjson.dumps({"type": "subscribe", "scene": "s"}).decode())
+        assert orjson.loads(await sub.recv())["type"] == "snapshot"
+        yield pub, sub
+
+
 async def test_a_websocket_burst_after_a_pause_is_not_shed_when_the_node_keeps_up(
     http: httpx.AsyncClient, node: Node
 ) -> None:
@@ -145,12 +160,7 @@ async def test_a_websocket_burst_after_a_pause_is_not_shed_when_the_node_keeps_u
     burst of one object's updates in one write. The node was idle (its loop on time), so the
     burst did not wait and every update reaches the subscriber."""
     keys = await objects(http)
-    url = f"ws://127.0.0.1:{node.ws_port}/"
-    async with connect(url, compression=None) as sub, connect(url, compression=None) as pub:
-        await sub.recv()
-        await pub.recv()
-        await sub.send(orjson.dumps({"type": "subscribe", "scene": "s"}).decode())
-        assert orjson.loads(await sub.recv())["type"] == "snapshot"
+    async with publisher_and_subscriber(node) as (pub, sub):
         n = SHED_ABOVE * 3
         frames = [
             orjson.dumps({"msg_type": 1, "key": keys[0], "scene": "s", "transform": at(x)})
@@ -175,12 +185,7 @@ async def test_a_websocket_burst_sheds_stale_updates_too(
     http: httpx.AsyncClient, node: Node
 ) -> None:
     keys = await objects(http)
-    url = f"ws://127.0.0.1:{node.ws_port}/"
-    async with connect(url, compression=None) as sub, connect(url, compression=None) as pub:
-        await sub.recv()
-        await pub.recv()
-        await sub.send(orjson.dumps({"type": "subscribe", "scene": "s"}).decode())
-        assert orjson.loads(await sub.recv())["type"] == "snapshot"
+    async with publisher_and_subscriber(node) as (pub, sub):
         # one write of every message: the node finds them all queued at once
         frames = []
         for r in range(1, ROUNDS + 1):

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from aesel.services.ingest import LoopLag
-
-
-def stall(seconds: float) -> None:
-    """Holds the loop: a callback that does not return for ``seconds``."""
-    time.sleep(seconds)
+from tests.conftest import stall
 
 
 async def test_an_idle_loop_is_on_time_and_a_stall_is_seen_for_a_window() -> None:
